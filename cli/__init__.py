@@ -1,0 +1,1 @@
+"""The `dmfrec` command line."""
