@@ -1,0 +1,62 @@
+"""The data options shared by `train` and `evaluate`, and turning them into a data set."""
+
+from __future__ import annotations
+
+import argparse
+
+from cli.errors import CliError
+from model.interactions import VALUE_SCHEMES, Interactions
+
+
+def add_data_args(p: argparse.ArgumentParser, *, allow_db: bool = False) -> None:
+    from model.datasets import FORMATS
+
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--data", help="file or folder to read (see --format)")
+    if allow_db:
+        src.add_argument(
+            "--db-url",
+            help="train from the shop database (interactions inside --window-days), "
+            "e.g. sqlite:///var/dmfrec.db or mysql+pymysql://user:pass@host/db",
+        )
+        p.add_argument("--window-days", type=int, default=None,
+                       help="training window in days (default DMFREC_WINDOW_DAYS, 92)")
+    p.add_argument("--format", choices=FORMATS, default="csv",
+                   help="data format (default csv: customer_id, sku, qty, amount, ordered_at)")
+    p.add_argument("--value", choices=VALUE_SCHEMES, default="log1p",
+                   help="interaction value from purchases (default log1p of the quantity)")
+
+
+def load_data(args: argparse.Namespace):
+    """Purchases or NCF data from --data/--format, with loader errors as CLI errors."""
+    from model.datasets import load
+
+    if args.data is None and args.format != "synthetic":
+        raise CliError("--data is required (or --format synthetic)")
+    try:
+        return load(args.data, args.format, seed=getattr(args, "seed", 0))
+    except (OSError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+
+
+def load_interactions_from_args(args: argparse.Namespace) -> Interactions:
+    """The whole matrix to train on, from a file or from the database's window."""
+    if getattr(args, "db_url", None):
+        from storage.training_data import load_interactions
+
+        kwargs = {"value": args.value}
+        if args.window_days is not None:
+            kwargs["window_days"] = args.window_days
+        try:
+            data = load_interactions(args.db_url, **kwargs)
+        except Exception as exc:  # any driver error: the URL or the database is wrong
+            raise CliError(f"cannot read interactions from {args.db_url}: {exc}") from None
+        args.source_description = f"database ({args.db_url.split('@')[-1]})"
+    else:
+        from model.harness import interactions_of
+
+        data = interactions_of(load_data(args), args.value)
+        args.source_description = f"{args.format}:{args.data}"
+    if data.nnz == 0:
+        raise CliError("no interactions to train on (empty data or window)")
+    return data

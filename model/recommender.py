@@ -1,0 +1,336 @@
+"""`DMF`: the model's public API, uniform with the baselines (`fit`, `score`, `recommend`,
+`similar_items`), plus what a live shop needs: fold-in, growth, blocked top-N, save/load.
+
+Serving uses the fact that cosine is a dot product of normalised vectors: item vectors are
+computed from the stored matrix's columns once per (weights, matrix) and cached, so a
+customer's top-N is one mat-vec and a `torch.topk`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from tqdm.auto import tqdm
+
+from model import artifact
+from model.bags import gather_bags
+from model.network import DMFNetwork
+from model.training import epoch_samples, train_batch
+
+
+@dataclass
+class DMFConfig:
+    """Defaults: one setting that works across ML-100K, Amazon Music and Online Retail.
+
+    The paper's lr 1e-4 with batch 256 needs hundreds of epochs on a CPU; a larger batch with a
+    larger step reaches the same quality in a few dozen (BENCHMARKS.md).
+    """
+
+    user_layers: tuple[int, ...] = (256, 64)
+    item_layers: tuple[int, ...] = (256, 64)
+    loss: str = "nce"
+    neg_ratio: int = 4
+    lr: float = 2e-3
+    batch_size: int = 2048
+    epochs: int = 20
+    weight_decay: float = 0.0
+    leave_target_out: bool = True
+    init_std: float = 0.01
+    seed: int = 0
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        self.user_layers = tuple(int(w) for w in self.user_layers)
+        self.item_layers = tuple(int(w) for w in self.item_layers)
+        if self.loss not in ("nce", "bce"):
+            raise ValueError(f"loss must be 'nce' or 'bce', not {self.loss!r}")
+        for name in ("neg_ratio", "batch_size", "epochs"):
+            if getattr(self, name) < (0 if name in ("neg_ratio", "epochs") else 1):
+                raise ValueError(f"{name} must be positive, not {getattr(self, name)}")
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+EpochCallback = Callable[[int, "DMF"], dict[str, float] | None]
+
+
+@dataclass
+class _Cache:
+    items: torch.Tensor | None = None  # normalised q_j for every SKU
+
+
+class DMF:
+    name = "DMF"
+
+    def __init__(self, config: DMFConfig | None = None, **overrides: Any) -> None:
+        base = config or DMFConfig()
+        self.config = dataclasses.replace(base, **overrides) if overrides else base
+        self.device = resolve_device(self.config.device)
+        self.net: DMFNetwork | None = None
+        self.matrix: sp.csr_matrix | None = None
+        self.history: list[dict[str, float]] = []
+        self.metadata: dict[str, Any] = {}
+        self.version = artifact.new_version_id()
+        self._cache = _Cache()
+        self._cols: sp.csr_matrix | None = None
+
+    # ----------------------------------------------------------------- training
+    def fit(
+        self,
+        matrix: sp.csr_matrix,
+        *,
+        progress: bool = True,
+        epoch_callback: EpochCallback | None = None,
+    ) -> DMF:
+        """Train from scratch on a customers x SKUs matrix (values as chosen by the caller)."""
+        matrix = _as_csr(matrix)
+        if matrix.nnz == 0:
+            raise ValueError("cannot train on an empty interaction matrix")
+        cfg = self.config
+        torch.manual_seed(cfg.seed)
+        self.net = DMFNetwork(
+            matrix.shape[0], matrix.shape[1], cfg.user_layers, cfg.item_layers, cfg.init_std
+        ).to(self.device)
+        self.set_matrix(matrix)
+        self.history = []
+        self.train_epochs(cfg.epochs, progress=progress, epoch_callback=epoch_callback)
+        return self
+
+    def train_epochs(
+        self,
+        epochs: int,
+        *,
+        progress: bool = True,
+        epoch_callback: EpochCallback | None = None,
+        lr: float | None = None,
+        seed_offset: int = 0,
+    ) -> None:
+        """Train the current weights for `epochs` more epochs (fine-tuning uses this too)."""
+        assert self.net is not None and self.matrix is not None, "fit() first"
+        cfg = self.config
+        rng = np.random.default_rng(cfg.seed + seed_offset)
+        optimizer = torch.optim.Adam(
+            self.net.parameters(), lr=lr or cfg.lr, weight_decay=cfg.weight_decay
+        )
+        max_rating = float(self.matrix.data.max())
+        bar = tqdm(range(epochs), desc="DMF", unit="epoch", disable=not progress, leave=False)
+        for epoch in bar:
+            started = time.perf_counter()
+            self.net.train()
+            users, items, values = epoch_samples(self.matrix, cfg.neg_ratio, rng)
+            total, batches = 0.0, 0
+            for lo in range(0, len(users), cfg.batch_size):
+                hi = lo + cfg.batch_size
+                total += train_batch(
+                    self.net, optimizer, self.matrix, self._cols, users[lo:hi], items[lo:hi],
+                    values[lo:hi], cfg.loss, max_rating, self.device, cfg.leave_target_out,
+                )
+                batches += 1
+            self._cache = _Cache()
+            row: dict[str, float] = {
+                "epoch": epoch + 1,
+                "loss": total / max(batches, 1),
+                "seconds": time.perf_counter() - started,
+            }
+            if epoch_callback is not None:
+                row.update(epoch_callback(epoch + 1, self) or {})
+            self.history.append(row)
+            bar.set_postfix({k: f"{v:.4g}" for k, v in row.items() if k != "epoch"})
+
+    # ------------------------------------------------------------ matrix & growth
+    def set_matrix(self, matrix: sp.csr_matrix) -> None:
+        """Use `matrix` as the customers' rows and SKUs' columns from now on (same or grown)."""
+        matrix = _as_csr(matrix)
+        if self.net is not None:
+            n_users = self.net.item_tower.first.num_embeddings
+            n_items = self.net.user_tower.first.num_embeddings
+            if matrix.shape != (n_users, n_items):
+                raise ValueError(
+                    f"matrix is {matrix.shape}, model is {(n_users, n_items)}: grow it first "
+                    "(add_users / add_items)"
+                )
+        self.matrix = matrix
+        self._cols = matrix.T.tocsr()
+        self._cols.sort_indices()
+        self._cache = _Cache()
+
+    update_matrix = set_matrix
+
+    def add_users(self, count: int) -> None:
+        """Room for `count` new customers (item tower inputs); nobody's scores change."""
+        self._require()
+        self.net.item_tower.grow(count, self.config.init_std)
+        self.matrix = sp.vstack([self.matrix, sp.csr_matrix((count, self.matrix.shape[1]))])
+        self.set_matrix(self.matrix)
+
+    def add_items(self, count: int) -> None:
+        """Room for `count` new SKUs (user tower inputs); nobody's scores on old SKUs change."""
+        self._require()
+        self.net.user_tower.grow(count, self.config.init_std)
+        self.matrix = sp.hstack([self.matrix, sp.csr_matrix((self.matrix.shape[0], count))])
+        self.set_matrix(self.matrix)
+
+    @property
+    def n_users(self) -> int:
+        return 0 if self.matrix is None else self.matrix.shape[0]
+
+    @property
+    def n_items(self) -> int:
+        return 0 if self.matrix is None else self.matrix.shape[1]
+
+    # ------------------------------------------------------------------ vectors
+    @torch.no_grad()
+    def user_vectors(self, users: np.ndarray, matrix: sp.csr_matrix | None = None) -> torch.Tensor:
+        """Normalised p_i for the given rows of `matrix` (default: the stored one)."""
+        self._require()
+        self.net.eval()
+        src = self.matrix if matrix is None else _as_csr(matrix)
+        p = self.net.user_tower(*gather_bags(src, np.asarray(users), self.device))
+        return torch.nn.functional.normalize(p, dim=-1)
+
+    @torch.no_grad()
+    def item_vectors(self, block: int = 4096) -> torch.Tensor:
+        """Normalised q_j of every SKU, cached until the weights or the matrix change."""
+        self._require()
+        if self._cache.items is None:
+            self.net.eval()
+            parts = [
+                self.net.item_tower(
+                    *gather_bags(self._cols, np.arange(lo, min(lo + block, self.n_items)),
+                                 self.device)
+                )
+                for lo in range(0, self.n_items, block)
+            ]
+            self._cache.items = torch.nn.functional.normalize(torch.cat(parts), dim=-1)
+        return self._cache.items
+
+    # ------------------------------------------------------------------ scoring
+    def score(self, users: np.ndarray, matrix: sp.csr_matrix | None = None) -> np.ndarray:
+        """cos(p_i, q_j) for every SKU: float32 [len(users), n_items]."""
+        p = self.user_vectors(np.asarray(users, dtype=np.int64), matrix)
+        return (p @ self.item_vectors().T).cpu().numpy().astype(np.float32)
+
+    def recommend(
+        self,
+        user: int,
+        n: int = 10,
+        *,
+        row: sp.csr_matrix | None = None,
+        exclude_seen: bool = True,
+        exclude: np.ndarray | list[int] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-n SKU indices and scores for one customer (its stored row, or `row`)."""
+        if row is None:
+            self._require()
+            row = self.matrix[int(user)]
+        _, items, scores = self.fold_in(row, n, exclude_seen=exclude_seen, exclude=exclude)
+        return items, scores
+
+    def fold_in(
+        self,
+        row: sp.csr_matrix,
+        n: int = 10,
+        *,
+        exclude_seen: bool = True,
+        exclude: np.ndarray | list[int] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(vector, top items, scores) for an updated or new customer row, with no training."""
+        row = _as_csr(row)
+        if row.shape != (1, self.n_items):
+            raise ValueError(f"row must be 1 x {self.n_items}, not {row.shape}")
+        p = self.user_vectors(np.array([0]), row)
+        scores = (p @ self.item_vectors().T)[0]
+        banned = list(exclude) if exclude is not None else []
+        if exclude_seen:
+            banned += row.indices.tolist()
+        items, top = _topk(scores, banned, n)
+        return p[0].cpu().numpy(), items, top
+
+    def recommend_all(
+        self, n: int = 10, block_size: int = 1024, exclude_seen: bool = True
+    ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(users, items [b, n], scores [b, n]) per block of customers; memory ~ block x SKUs."""
+        self._require()
+        q = self.item_vectors()
+        k = min(n, self.n_items)
+        for lo in range(0, self.n_users, block_size):
+            users = np.arange(lo, min(lo + block_size, self.n_users))
+            scores = self.user_vectors(users) @ q.T
+            if exclude_seen:
+                sub = self.matrix[users].tocoo()
+                rows = torch.from_numpy(sub.row.astype(np.int64)).to(scores.device)
+                cols = torch.from_numpy(sub.col.astype(np.int64)).to(scores.device)
+                scores[rows, cols] = -torch.inf
+            top = torch.topk(scores, k, dim=1)
+            yield users, top.indices.cpu().numpy(), top.values.cpu().numpy()
+
+    def similar_items(self, item: int, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """SKUs whose item vectors are closest (cosine) to this one's, itself left out."""
+        q = self.item_vectors()
+        return _topk(q @ q[int(item)], [int(item)], n)
+
+    # --------------------------------------------------------------- persistence
+    def save(self, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:
+        self._require()
+        self.metadata = {**self.metadata, **(metadata or {})}
+        meta = {
+            "version": self.version,
+            "config": dataclasses.asdict(self.config),
+            "n_users": self.n_users,
+            "n_items": self.n_items,
+            "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            **self.metadata,
+        }
+        artifact.write(Path(path), self.net.state_dict(), self.matrix, meta)
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | Path, device: str = "auto") -> DMF:
+        state, matrix, meta = artifact.read(Path(path))
+        config = DMFConfig(**{**meta["config"], "device": device})
+        model = cls(config)
+        model.net = DMFNetwork(
+            matrix.shape[0], matrix.shape[1], config.user_layers, config.item_layers,
+            config.init_std,
+        ).to(model.device)
+        model.net.load_state_dict(state)
+        model.set_matrix(matrix)
+        model.version = meta.get("version", model.version)
+        skip = {"version", "config", "n_users", "n_items", "saved_at"}
+        model.metadata = {k: v for k, v in meta.items() if k not in skip}
+        model.history = list(meta.get("history") or [])
+        return model
+
+    def _require(self) -> None:
+        if self.net is None or self.matrix is None:
+            raise RuntimeError("the model is not trained: call fit() or DMF.load() first")
+
+
+def _as_csr(matrix: sp.spmatrix) -> sp.csr_matrix:
+    out = sp.csr_matrix(matrix, dtype=np.float32)
+    out.sort_indices()
+    return out
+
+
+def _topk(scores: torch.Tensor, banned: list[int], n: int) -> tuple[np.ndarray, np.ndarray]:
+    scores = scores.clone()
+    if banned:
+        scores[torch.as_tensor(banned, dtype=torch.long, device=scores.device)] = -torch.inf
+    k = min(n, int(torch.isfinite(scores).sum()))
+    top = torch.topk(scores, k)
+    return top.indices.cpu().numpy(), top.values.cpu().numpy()
+
+
+__all__ = ["DMF", "DMFConfig", "field"]
