@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     guest_policy: str = "hash"  # "hash" (salted email hash) or "skip"
     guest_salt: str = "dmfrec"
     sku_level: str = "simple"  # "simple" or "parent"
+    import_chunk_size: int = 500  # orders per transaction in `dmfrec import magento`
 
     # Training window and model defaults.
     window_days: int = 92
@@ -48,8 +49,11 @@ class Settings(BaseSettings):
     version_ttl_s: int = 7 * 86400  # how long a replaced model version's lists stay readable
     pending_ttl_s: int = 2 * 86400  # lists of a version published but never activated
     popular_refresh_s: int = 60  # at most one popular-list recomputation per this many seconds
-    pending_after_s: int = 60  # events still pending this long are enqueued again
+    pending_after_s: int = 60  # events still pending this long are enqueued again...
+    resend_after_s: int = 900  # ...unless they were sent within this many seconds
     train_visibility_timeout_s: int = 12 * 3600  # broker redelivers unacked tasks after this
+    train_epochs: int = 0  # nightly retrain epochs (0: the model's default)
+    fine_tune_epochs: int = 3  # epochs of each fine-tuning run on the active model
 
     @property
     def webhook_secret_list(self) -> list[str]:

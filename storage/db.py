@@ -1,0 +1,132 @@
+"""Engines, sessions and retried transactions for the shop database (MariaDB/MySQL or SQLite).
+
+Every engine is made here so that both backends behave alike under concurrent writers:
+
+- MariaDB/MySQL: `READ COMMITTED` (each statement sees the latest committed lines, which the
+  per-pair recomputation in `storage.ingestion` relies on after it has locked the pair), and
+  `utf8mb4` on the connection (SKUs may hold any Unicode character, emoji included).
+- SQLite: WAL, a busy timeout, foreign keys on, and `BEGIN IMMEDIATE` for write transactions so
+  a read-then-write transaction holds the database write lock from its first statement.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import weakref
+from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+from typing import TypeVar
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from config import get_settings
+
+T = TypeVar("T")
+
+# MySQL error codes worth a retry: deadlock found, lock wait timeout.
+_MYSQL_RETRY_CODES = {1213, 1205}
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+_READ_COMMITTED: weakref.WeakSet[Engine] = weakref.WeakSet()  # MySQL engines made here
+
+
+def make_engine(url: str | None = None, **kwargs) -> Engine:
+    """A new engine for `url` (default: `DMFREC_DATABASE_URL`), set up as the module says."""
+    url_obj = make_url(url or get_settings().database_url)
+    backend = url_obj.get_backend_name()
+    if backend in ("mysql", "mariadb"):
+        if "charset" not in url_obj.query:
+            url_obj = url_obj.update_query_dict({"charset": "utf8mb4"})
+        kwargs.setdefault("isolation_level", "READ COMMITTED")
+        kwargs.setdefault("pool_pre_ping", True)
+        kwargs.setdefault("pool_recycle", 3600)
+        engine = create_engine(url_obj, **kwargs)
+        if kwargs["isolation_level"] == "READ COMMITTED":
+            _READ_COMMITTED.add(engine)
+        return engine
+    if backend == "sqlite":
+        database = url_obj.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url_obj, **kwargs)
+        _setup_sqlite(engine)
+        return engine
+    return create_engine(url_obj, **kwargs)
+
+
+def _setup_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:
+        # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own is deferred).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA foreign_keys = ON")
+        cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA synchronous = NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn) -> None:
+        # Readers may pass execution_options(sqlite_begin="DEFERRED") to not block writers.
+        mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+@lru_cache(maxsize=8)
+def get_engine(url: str | None = None) -> Engine:
+    """A process-wide engine per URL (default: the configured one)."""
+    return make_engine(url)
+
+
+def as_engine(engine_or_url: Engine | str | None) -> Engine:
+    """Accept an engine, a URL, or None (the configured database)."""
+    if isinstance(engine_or_url, Engine):
+        return engine_or_url
+    return get_engine(engine_or_url)
+
+
+def session_factory(engine_or_url: Engine | str | None = None) -> sessionmaker[Session]:
+    """`sessionmaker` bound to the given (or configured) database; objects survive commit."""
+    return sessionmaker(bind=as_engine(engine_or_url), expire_on_commit=False)
+
+
+def is_mysql(engine_or_session: Engine | Session) -> bool:
+    bind = engine_or_session
+    if isinstance(bind, Session):
+        bind = bind.get_bind()
+    return bind.dialect.name in ("mysql", "mariadb")
+
+
+def _retryable(exc: DBAPIError) -> bool:
+    args = getattr(exc.orig, "args", ())
+    if args and isinstance(args[0], int) and args[0] in _MYSQL_RETRY_CODES:
+        return True
+    return "database is locked" in str(exc.orig) or "database table is locked" in str(exc.orig)
+
+
+def run_transaction(
+    engine_or_url: Engine | str | None, work: Callable[[Session], T], *, retries: int = 8
+) -> T:
+    """Run `work(session)` in one transaction, retried on deadlock / lock timeout / busy.
+
+    `work` must be safe to run again from scratch (it is: everything it wrote was rolled back).
+    """
+    engine = as_engine(engine_or_url)
+    for attempt in range(retries + 1):
+        with Session(engine, expire_on_commit=False) as session:
+            try:
+                with session.begin():
+                    if is_mysql(engine) and engine not in _READ_COMMITTED:
+                        # An engine made elsewhere: READ COMMITTED for this transaction.
+                        session.connection(execution_options={"isolation_level": "READ COMMITTED"})
+                    return work(session)
+            except OperationalError as exc:
+                if attempt >= retries or not _retryable(exc):
+                    raise
+        time.sleep(min(0.5, 0.01 * 2**attempt) * (0.5 + random.random()))
+    raise AssertionError("unreachable")

@@ -1,0 +1,593 @@
+"""Exact ingestion of order snapshots: the rule of docs/magento.md, applied in one transaction.
+
+For every order the newest snapshot wins. "Newer" compares `(updated_at, progress)`, where
+progress = sum(qty_invoiced + qty_canceled + qty_refunded) over the items: those only grow in
+Magento, so it orders two saves within Magento's one-second `updated_at`. An older snapshot never
+overwrites a newer one; an equal one is applied again, which changes nothing (idempotent).
+
+Each line's effective quantity is `qty_ordered - qty_canceled - qty_refunded`, taken from that
+newest snapshot; then every customer x SKU pair touched (before or after) is recomputed from the
+stored lines, not incremented, in the same transaction. Duplicates and out-of-order deliveries
+therefore cannot double count or resurrect a purchase.
+
+Counting policy (`Policy`, from settings): orders in `uncounted_states` do not count; guests
+count under "g:" + a salted HMAC of their lower-cased email, or not at all (`guest_policy=skip`);
+`sku_level=simple` counts leaf lines (a configurable's simple child, not its parent; a bundle's
+children), `parent` counts top-level lines. A child's canceled/refunded quantities are at least
+its parent's (scaled by the child/parent qty ratio), whichever line Magento recorded them on,
+and a configurable child with a zero row_total takes its parent's price and row_total.
+A line's amount is its row_total scaled by effective_qty / qty_ordered (4 decimals, half up).
+
+Concurrency: locks are taken in one global order (events, orders, products, interactions; each
+sorted by key). MariaDB runs READ COMMITTED (see storage.db), with `SELECT ... FOR UPDATE` on the
+order rows and an upsert lock on each pair before it is recomputed, so the recomputation sees
+every committed line; SQLite serialises writers with BEGIN IMMEDIATE. Deadlocks are retried.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Literal
+
+from sqlalchemy import Engine, Select, bindparam, delete, distinct, func, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from config import get_settings
+from config.settings import Settings
+from storage.db import run_transaction
+from storage.models import Event, Interaction, Order, OrderLine, Product
+from storage.snapshot import (
+    ORDER_STATES,
+    OrderSnapshot,
+    ProductInfo,
+    SnapshotError,
+    SnapshotEvent,
+    event_body,
+    parse_event,
+)
+from storage.upsert import chunks, upsert, upsert_newer
+
+ORDERS = Order.__table__
+LINES = OrderLine.__table__
+EVENTS = Event.__table__
+PAIRS = Interaction.__table__
+PRODUCTS = Product.__table__
+Outcome = Literal["applied", "stale", "duplicate", "failed", "missing"]
+QUANT = Decimal("0.0001")
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Which orders, customers and lines count (defaults: the settings' defaults)."""
+
+    uncounted_states: frozenset[str] = frozenset({"pending_payment", "payment_review", "holded"})
+    guest_policy: Literal["hash", "skip"] = "hash"
+    guest_salt: str = "dmfrec"
+    sku_level: Literal["simple", "parent"] = "simple"
+
+    def __post_init__(self) -> None:
+        unknown = set(self.uncounted_states) - set(ORDER_STATES)
+        if unknown:
+            raise ValueError(f"uncounted_states: unknown order states {sorted(unknown)}")
+        if self.guest_policy not in ("hash", "skip"):
+            raise ValueError(f"guest_policy must be 'hash' or 'skip', not {self.guest_policy!r}")
+        if self.sku_level not in ("simple", "parent"):
+            raise ValueError(f"sku_level must be 'simple' or 'parent', not {self.sku_level!r}")
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> Policy:
+        s = settings or get_settings()
+        return cls(
+            uncounted_states=s.uncounted_state_set,
+            guest_policy=s.guest_policy,  # type: ignore[arg-type]
+            guest_salt=s.guest_salt,
+            sku_level=s.sku_level,  # type: ignore[arg-type]
+        )
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _q(value: Decimal) -> Decimal:
+    return value.quantize(QUANT, rounding=ROUND_HALF_UP)
+
+
+def guest_key(email: str, salt: str) -> str:
+    """The key a guest's lines count under: "g:" + 40 hex digits of HMAC-SHA256(salt, email)."""
+    digest = hmac.new(salt.encode(), email.strip().lower().encode(), hashlib.sha256)
+    return "g:" + digest.hexdigest()[:40]
+
+
+def customer_key(order: OrderSnapshot, salt: str) -> tuple[str | None, bool]:
+    """(key, guest). A customer deleted in Magento (customer_id NULL) is keyed like a guest."""
+    if order.customer_id is not None and not order.customer_is_guest:
+        return str(order.customer_id), False
+    email = (order.customer_email or "").strip()
+    return (guest_key(email, salt) if email else None), True
+
+
+def derive_lines(order: OrderSnapshot) -> list[dict[str, Any]]:
+    """`order_lines` rows of a snapshot: the raw columns plus effective_qty, amount, flags."""
+    by_id = {item.item_id: item for item in order.items}
+    parents = {item.parent_item_id for item in order.items if item.parent_item_id is not None}
+    rows = []
+    for item in order.items:
+        canceled, refunded, row_total = item.qty_canceled, item.qty_refunded, item.row_total
+        parent = by_id.get(item.parent_item_id) if item.parent_item_id is not None else None
+        if parent is not None:
+            ratio = item.qty_ordered / parent.qty_ordered if parent.qty_ordered else ZERO
+            canceled = max(canceled, _q(parent.qty_canceled * ratio))
+            refunded = max(refunded, _q(parent.qty_refunded * ratio))
+            if parent.product_type == "configurable" and row_total == 0:
+                row_total = _q(parent.row_total * ratio)
+        effective = max(ZERO, item.qty_ordered - canceled - refunded)
+        amount = _q(row_total * effective / item.qty_ordered) if item.qty_ordered else ZERO
+        rows.append(
+            {
+                "order_id": order.entity_id,
+                "item_id": item.item_id,
+                "parent_item_id": item.parent_item_id,
+                "product_id": item.product_id,
+                "sku": item.sku,
+                "name": item.name,
+                "product_type": item.product_type,
+                "qty_ordered": item.qty_ordered,
+                "qty_canceled": item.qty_canceled,
+                "qty_refunded": item.qty_refunded,
+                "qty_invoiced": item.qty_invoiced,
+                "price": item.price,
+                "row_total": item.row_total,
+                "effective_qty": effective,
+                "amount": amount,
+                "is_leaf": item.item_id not in parents,
+                "is_top": parent is None,
+            }
+        )
+    return rows
+
+
+def unit_prices(order: OrderSnapshot) -> dict[int, Decimal]:
+    """item_id -> unit price; a configurable's child with price 0 takes its parent's."""
+    by_id = {i.item_id: i for i in order.items}
+    prices = {}
+    for item in order.items:
+        parent = by_id.get(item.parent_item_id) if item.parent_item_id is not None else None
+        configurable_child = parent is not None and parent.product_type == "configurable"
+        prices[item.item_id] = parent.price if configurable_child and item.price == 0 \
+            else item.price  # type: ignore[union-attr]
+    return prices
+
+
+@dataclass
+class _Delivery:
+    order: OrderSnapshot
+    event_id: str | None = None
+    products: Sequence[ProductInfo] = ()
+    info_at: datetime | None = None
+    key: tuple[datetime, Decimal] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.key = (self.order.updated_at, self.order.progress)
+        self.info_at = self.info_at or self.order.updated_at
+
+
+def _delivery(item: OrderSnapshot | SnapshotEvent) -> _Delivery:
+    if isinstance(item, SnapshotEvent):
+        return _Delivery(item.order, item.event_id, item.products, item.occurred_at)
+    return _Delivery(item)
+
+
+def _order_row(d: _Delivery, policy: Policy, now: datetime) -> dict[str, Any]:
+    o = d.order
+    key, guest = customer_key(o, policy.guest_salt)
+    return {
+        "entity_id": o.entity_id,
+        "increment_id": o.increment_id,
+        "store_id": o.store_id,
+        "customer_id": o.customer_id,
+        "customer_key": key,
+        "guest": guest,
+        "state": o.state,
+        "status": o.status,
+        "created_at": o.created_at,
+        "updated_at": o.updated_at,
+        "progress": o.progress,
+        "currency": o.currency,
+        "grand_total": o.grand_total,
+        "last_event_id": d.event_id,
+        "ingested_at": now,
+    }
+
+
+def apply_snapshots(
+    session: Session,
+    items: Sequence[OrderSnapshot | SnapshotEvent],
+    policy: Policy | None = None,
+) -> list[Outcome]:
+    """Apply validated snapshots inside the caller's transaction; "applied" or "stale" each.
+
+    Several snapshots of one order may be in `items`: the newest wins, as if applied in turn.
+    """
+    policy = policy or Policy.from_settings()
+    now = utcnow()
+    deliveries = [_delivery(item) for item in items]
+    best: dict[int, _Delivery] = {}
+    for d in deliveries:
+        cur = best.get(d.order.entity_id)
+        if cur is None or d.key >= cur.key:
+            best[d.order.entity_id] = d
+    ids = sorted(best)
+    winners = [best[i] for i in ids]
+    # Lock every order row (creating those we have never seen), then compare with what is stored.
+    upsert(session, ORDERS, [_order_row(d, policy, now) for d in winners], update=[])
+    stored = {}
+    for part in chunks(ids):
+        q = (
+            select(ORDERS.c.entity_id, ORDERS.c.updated_at, ORDERS.c.progress,
+                   ORDERS.c.customer_key)
+            .where(ORDERS.c.entity_id.in_(part))
+            .order_by(ORDERS.c.entity_id)
+            .with_for_update()
+        )
+        stored.update({r.entity_id: r for r in session.execute(q)})
+    fresh = [d for d in winners if d.key >= (stored[d.order.entity_id].updated_at,
+                                              stored[d.order.entity_id].progress)]
+    fresh_ids = [d.order.entity_id for d in fresh]
+
+    pairs: set[tuple[str, str]] = set()
+    old_items: dict[int, set[int]] = defaultdict(set)
+    for part in chunks(fresh_ids):
+        q = select(LINES.c.order_id, LINES.c.item_id, LINES.c.sku).where(
+            LINES.c.order_id.in_(part)
+        )
+        for r in session.execute(q):
+            old_items[r.order_id].add(r.item_id)
+            if (key := stored[r.order_id].customer_key) is not None:
+                pairs.add((key, r.sku))
+
+    order_rows = [_order_row(d, policy, now) for d in fresh]
+    line_rows = [row for d in fresh for row in derive_lines(d.order)]
+    upsert(session, ORDERS, order_rows)
+    upsert(session, LINES, line_rows)
+    new_items: dict[int, set[int]] = defaultdict(set)
+    for row in line_rows:
+        new_items[row["order_id"]].add(row["item_id"])
+    gone = [
+        {"o": oid, "i": iid}
+        for oid, items_before in old_items.items()
+        for iid in sorted(items_before - new_items[oid])
+    ]
+    if gone:
+        session.execute(
+            delete(LINES).where(
+                LINES.c.order_id == bindparam("o"), LINES.c.item_id == bindparam("i")
+            ),
+            gone,
+        )
+    keys = {row["entity_id"]: row["customer_key"] for row in order_rows}
+    pairs.update((keys[r["order_id"]], r["sku"]) for r in line_rows if keys[r["order_id"]])
+
+    _learn_products(session, deliveries, fresh, line_rows, policy, now)
+    recompute_pairs(session, pairs, policy, now)
+    applied = set(fresh_ids)
+    return [
+        "applied" if d.order.entity_id in applied and d.key == best[d.order.entity_id].key
+        else "stale"
+        for d in deliveries
+    ]
+
+
+def _learn_products(
+    session: Session,
+    deliveries: Sequence[_Delivery],
+    fresh: Sequence[_Delivery],
+    line_rows: Sequence[Mapping[str, Any]],
+    policy: Policy,
+    now: datetime,
+) -> None:
+    """Name/price from the lines of applied snapshots, catalogue info from every event."""
+    infos: list[tuple[datetime, str, dict[str, Any]]] = []
+    by_order = {d.order.entity_id: (d, unit_prices(d.order)) for d in fresh}
+    flag = "is_leaf" if policy.sku_level == "simple" else "is_top"
+    for row in line_rows:
+        if row[flag]:
+            d, prices = by_order[row["order_id"]]
+            fields = {"name": row["name"], "price": prices[row["item_id"]],
+                      "currency": d.order.currency}
+            infos.append((d.info_at, row["sku"], fields))
+    for d in deliveries:
+        for p in d.products:
+            fields = p.model_dump(exclude={"sku"}, exclude_none=True)
+            infos.append((d.info_at, p.sku, fields))
+    merged: dict[str, dict[str, Any]] = {}
+    for at, sku, fields in sorted(infos, key=lambda t: t[0]):
+        row = merged.setdefault(sku, {"sku": sku})
+        row.update({k: v for k, v in fields.items() if v is not None})
+        row["info_at"] = at
+    cols = ("name", "price", "currency", "url", "enabled", "in_stock")
+    rows = [
+        {c: row.get(c) for c in cols} | {"sku": sku, "info_at": row["info_at"], "updated_at": now}
+        for sku, row in sorted(merged.items())
+    ]
+    upsert_newer(session, PRODUCTS, rows, stamp="info_at", fields=cols, always=("updated_at",))
+
+
+def aggregate_query(policy: Policy) -> Select:
+    """customer_key, sku, qty, amount, order_count, first_at, last_at of the counted lines."""
+    level = LINES.c.is_leaf if policy.sku_level == "simple" else LINES.c.is_top
+    q = (
+        select(
+            ORDERS.c.customer_key,
+            LINES.c.sku,
+            func.sum(LINES.c.effective_qty).label("qty"),
+            func.sum(LINES.c.amount).label("amount"),
+            func.count(distinct(ORDERS.c.entity_id)).label("order_count"),
+            func.min(ORDERS.c.created_at).label("first_at"),
+            func.max(ORDERS.c.created_at).label("last_at"),
+        )
+        .select_from(LINES.join(ORDERS, ORDERS.c.entity_id == LINES.c.order_id))
+        .where(level.is_(True), LINES.c.effective_qty > 0, ORDERS.c.customer_key.is_not(None))
+        .group_by(ORDERS.c.customer_key, LINES.c.sku)
+    )
+    if policy.uncounted_states:
+        q = q.where(ORDERS.c.state.not_in(sorted(policy.uncounted_states)))
+    if policy.guest_policy == "skip":
+        q = q.where(ORDERS.c.guest.is_(False))
+    return q
+
+
+def _pair_row(r: Any, now: datetime) -> dict[str, Any]:
+    return {
+        "customer_key": r.customer_key,
+        "sku": r.sku,
+        "qty": r.qty,
+        "amount": r.amount,
+        "order_count": r.order_count,
+        "first_purchase_at": r.first_at,
+        "last_purchase_at": r.last_at,
+        "updated_at": now,
+    }
+
+
+def recompute_pairs(
+    session: Session, pairs: Iterable[tuple[str, str]], policy: Policy, now: datetime | None = None
+) -> None:
+    """Lock each customer x SKU pair, recompute it from the lines, store it or delete it."""
+    now = now or utcnow()
+    base = aggregate_query(policy)
+    for part in chunks(sorted(pairs)):
+        placeholder = {"qty": ZERO, "amount": ZERO, "order_count": 0, "first_purchase_at": now,
+                       "last_purchase_at": now, "updated_at": now}
+        upsert(session, PAIRS, [{"customer_key": k, "sku": s} | placeholder for k, s in part],
+               update=[])
+        customers = sorted({k for k, _ in part})
+        # The single-column IN lets SQLite drive the join from the customer index too.
+        q = base.where(tuple_(ORDERS.c.customer_key, LINES.c.sku).in_(part),
+                       ORDERS.c.customer_key.in_(customers))
+        found = [_pair_row(r, now) for r in session.execute(q)]
+        upsert(session, PAIRS, found)
+        missing = set(part) - {(r["customer_key"], r["sku"]) for r in found}
+        if missing:
+            session.execute(
+                delete(PAIRS).where(
+                    tuple_(PAIRS.c.customer_key, PAIRS.c.sku).in_(sorted(missing)),
+                    PAIRS.c.customer_key.in_(customers),
+                )
+            )
+
+
+def rebuild_interactions(engine_or_url: Engine | str | None, policy: Policy | None = None) -> int:
+    """Recompute the whole interactions table (after a policy change); returns its row count."""
+    policy = policy or Policy.from_settings()
+
+    def work(session: Session) -> int:
+        now = utcnow()
+        session.execute(delete(PAIRS))
+        rows = [_pair_row(r, now) for r in session.execute(aggregate_query(policy))]
+        upsert(session, PAIRS, rows)
+        return len(rows)
+
+    return run_transaction(engine_or_url, work)
+
+
+# --- events: receive (webhook), process (worker), ingest (both at once) -----------------------
+
+
+def _body(raw: bytes | str | Mapping[str, Any] | SnapshotEvent, event: SnapshotEvent) -> str:
+    if isinstance(raw, bytes):
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise SnapshotError([("", f"body is not UTF-8: {exc}")]) from None
+    return raw if isinstance(raw, str) else event_body(event)
+
+
+def _event_row(event: SnapshotEvent, body: str, now: datetime) -> dict[str, Any]:
+    return {
+        "event_id": event.event_id,
+        "order_id": event.order.entity_id,
+        "order_updated_at": event.order.updated_at,
+        "received_at": now,
+        "processed_at": None,
+        "status": "pending",
+        "error": None,
+        "payload": body,
+    }
+
+
+def _lock_events(session: Session, event_ids: Sequence[str]) -> dict[str, Any]:
+    found = {}
+    for part in chunks(sorted(set(event_ids))):
+        q = (
+            select(EVENTS.c.event_id, EVENTS.c.status, EVENTS.c.payload)
+            .where(EVENTS.c.event_id.in_(part))
+            .order_by(EVENTS.c.event_id)
+            .with_for_update()
+        )
+        found.update({r.event_id: r for r in session.execute(q)})
+    return found
+
+
+def _mark(session: Session, statuses: Mapping[str, str], errors: Mapping[str, str], now) -> None:
+    by_status: dict[str, list[str]] = defaultdict(list)
+    for eid, st in statuses.items():
+        by_status[st].append(eid)
+    for st, eids in by_status.items():
+        for part in chunks(sorted(eids)):
+            session.execute(
+                update(EVENTS)
+                .where(EVENTS.c.event_id.in_(part))
+                .values(status=st, processed_at=now)
+            )
+    for eid, err in errors.items():
+        session.execute(update(EVENTS).where(EVENTS.c.event_id == eid).values(error=err))
+
+
+def _apply_pending(
+    session: Session, events: Sequence[SnapshotEvent], policy: Policy
+) -> dict[str, Outcome]:
+    outcomes = apply_snapshots(session, events, policy)
+    result: dict[str, Outcome] = dict(zip([e.event_id for e in events], outcomes, strict=True))
+    _mark(session, result, {}, utcnow())
+    return result
+
+
+def ingest(
+    engine_or_url: Engine | str | None,
+    raws: Iterable[bytes | str | Mapping[str, Any] | SnapshotEvent],
+    policy: Policy | None = None,
+) -> dict[str, Outcome]:
+    """Record and apply events in one transaction: event_id -> applied/stale/duplicate.
+
+    Every event is validated first: one invalid event raises `SnapshotError` (naming its
+    index and field) and nothing is written. An event_id seen before is not applied again.
+    """
+    policy = policy or Policy.from_settings()
+    parsed: dict[str, tuple[SnapshotEvent, str]] = {}
+    for k, raw in enumerate(raws):
+        try:
+            event = parse_event(raw)
+            parsed.setdefault(event.event_id, (event, _body(raw, event)))
+        except SnapshotError as exc:
+            raise SnapshotError([(f"[{k}].{loc}" if loc else f"[{k}]", msg)
+                                 for loc, msg in exc.errors]) from None
+
+    def work(session: Session) -> dict[str, Outcome]:
+        now = utcnow()
+        rows = [_event_row(e, body, now) for _, (e, body) in sorted(parsed.items())]
+        upsert(session, EVENTS, rows, update=[], conflict=["event_id"])
+        locked = _lock_events(session, list(parsed))
+        # In delivery order: among equal keys the later delivery wins.
+        pending = [e for eid, (e, _) in parsed.items() if locked[eid].status == "pending"]
+        result: dict[str, Outcome] = dict.fromkeys(parsed, "duplicate")
+        result.update(_apply_pending(session, pending, policy))
+        return result
+
+    return run_transaction(engine_or_url, work)
+
+
+def receive(
+    engine_or_url: Engine | str | None, raw: bytes | str | Mapping[str, Any] | SnapshotEvent
+) -> tuple[SnapshotEvent, bool]:
+    """Validate and store an event as pending (the webhook's fast path): (event, is_new).
+
+    Raises `SnapshotError` on invalid input; a known event_id is left as it is.
+    """
+    event = parse_event(raw)
+    body = _body(raw, event)
+
+    def work(session: Session) -> bool:
+        known = session.execute(
+            select(EVENTS.c.id).where(EVENTS.c.event_id == event.event_id)
+        ).first()
+        if known is None:
+            row = _event_row(event, body, utcnow())
+            upsert(session, EVENTS, [row], update=[], conflict=["event_id"])
+        return known is None
+
+    return event, run_transaction(engine_or_url, work)
+
+
+def process(
+    engine_or_url: Engine | str | None,
+    event_ids: Iterable[str],
+    policy: Policy | None = None,
+) -> dict[str, Outcome]:
+    """Apply stored pending events (the worker's task): event_id -> outcome.
+
+    Events already processed answer "duplicate", unknown ids "missing"; a stored payload that
+    no longer validates is marked "failed" with its error (the others still apply).
+    """
+    policy = policy or Policy.from_settings()
+    wanted = sorted(set(event_ids))
+
+    def work(session: Session) -> dict[str, Outcome]:
+        locked = _lock_events(session, wanted)
+        result: dict[str, Outcome] = {
+            eid: ("missing" if eid not in locked else "duplicate") for eid in wanted
+        }
+        events, errors = [], {}
+        for eid in wanted:
+            if eid in locked and locked[eid].status == "pending":
+                try:
+                    events.append(parse_event(locked[eid].payload))
+                except SnapshotError as exc:
+                    errors[eid] = str(exc)
+        result.update(_apply_pending(session, events, policy))
+        if errors:
+            _mark(session, dict.fromkeys(errors, "failed"), errors, utcnow())
+            result.update(dict.fromkeys(errors, "failed"))
+        return result
+
+    return run_transaction(engine_or_url, work)
+
+
+def pending_event_ids(
+    engine_or_url: Engine | str | None, older_than_s: float = 0, limit: int = 1000
+) -> list[str]:
+    """Ids of events still pending after `older_than_s` seconds, oldest first (to re-enqueue)."""
+    cutoff = utcnow() - timedelta(seconds=older_than_s)
+
+    def work(session: Session) -> list[str]:
+        q = (
+            select(EVENTS.c.event_id)
+            .where(EVENTS.c.status == "pending", EVENTS.c.received_at <= cutoff)
+            .order_by(EVENTS.c.received_at)
+            .limit(limit)
+        )
+        return list(session.scalars(q))
+
+    return run_transaction(engine_or_url, work)
+
+
+def replay(
+    engine_or_url: Engine | str | None, policy: Policy | None = None, batch: int = 500
+) -> int:
+    """Apply every stored applied/stale payload again, oldest first; returns how many.
+
+    Needed after changing GUEST_SALT (customer keys are stored on the orders); orders that came
+    only through `dmfrec import magento` are not events: import them again too.
+    """
+    policy = policy or Policy.from_settings()
+    last, done = 0, 0
+    while True:
+        q = (
+            select(EVENTS.c.id, EVENTS.c.payload)
+            .where(EVENTS.c.id > last, EVENTS.c.status.in_(("applied", "stale")))
+            .order_by(EVENTS.c.id)
+            .limit(batch)
+        )
+        rows = run_transaction(engine_or_url, lambda s, q=q: s.execute(q).all())
+        if not rows:
+            return done
+        events = [parse_event(r.payload) for r in rows]
+        run_transaction(engine_or_url, lambda s, ev=events: apply_snapshots(s, ev, policy))
+        last, done = rows[-1].id, done + len(rows)

@@ -1,0 +1,106 @@
+"""Dialect upserts: SQLite `INSERT ... ON CONFLICT`, MySQL/MariaDB `ON DUPLICATE KEY UPDATE`.
+
+Both forms take a row lock on the key (InnoDB locks the existing or the new row), so an upsert
+that updates nothing is also how ingestion locks a row that may not exist yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import Table, case, func
+from sqlalchemy.dialects import mysql, sqlite
+from sqlalchemy.orm import Session
+
+T = TypeVar("T")
+CHUNK = 500  # rows per statement / keys per IN list
+
+
+def chunks(seq: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(seq), size):
+        yield seq[start : start + size]
+
+
+def _dialect(session: Session) -> str:
+    name = session.get_bind().dialect.name
+    return "mysql" if name in ("mysql", "mariadb") else name
+
+
+def upsert(
+    session: Session,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    update: Sequence[str] | None = None,
+    conflict: Sequence[str] | None = None,
+) -> None:
+    """Insert `rows`; on a key conflict set the `update` columns (None: all non-key columns;
+    empty: change nothing, only lock the existing row). `conflict`: the unique key's columns
+    (default: the primary key; MySQL reacts to any unique key anyway)."""
+    if not rows:
+        return
+    keys = list(conflict or [c.name for c in table.primary_key.columns])
+    if update is None:
+        update = [c.name for c in table.columns if c.name not in keys]
+    dialect = _dialect(session)
+    for part in chunks(rows):
+        if dialect == "sqlite":
+            stmt = sqlite.insert(table)
+            if update:
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=keys, set_={c: stmt.excluded[c] for c in update}
+                )
+            else:
+                stmt = stmt.on_conflict_do_nothing(index_elements=keys)
+        elif dialect == "mysql":
+            stmt = mysql.insert(table)
+            if update:
+                stmt = stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in update})
+            else:  # a no-op assignment still locks the duplicate row
+                stmt = stmt.on_duplicate_key_update({keys[0]: table.c[keys[0]]})
+        else:
+            raise NotImplementedError(f"no upsert for dialect {dialect!r}")
+        session.execute(stmt, list(part))
+
+
+def upsert_newer(
+    session: Session,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    stamp: str,
+    fields: Sequence[str],
+    always: Sequence[str] = (),
+) -> None:
+    """Upsert where a conflicting row is only changed when the new `stamp` is not older; then
+    each of `fields` takes the new value unless it is NULL, and `stamp` the newer time.
+    `always` columns are set on every accepted change (e.g. our own updated_at)."""
+    if not rows:
+        return
+    keys = [c.name for c in table.primary_key.columns]
+    dialect = _dialect(session)
+    for part in chunks(rows):
+        if dialect == "sqlite":
+            stmt = sqlite.insert(table)
+            new = stmt.excluded
+            set_ = {f: func.coalesce(new[f], table.c[f]) for f in fields}
+            set_ |= {c: new[c] for c in (*always, stamp)}
+            stmt = stmt.on_conflict_do_update(
+                index_elements=keys, set_=set_, where=new[stamp] >= table.c[stamp]
+            )
+        elif dialect == "mysql":
+            stmt = mysql.insert(table)
+            new = stmt.inserted
+            newer = new[stamp] >= table.c[stamp]
+            # MySQL assigns left to right: the stamp must come last, after the comparisons.
+            pairs = [
+                (f, case((newer, func.coalesce(new[f], table.c[f])), else_=table.c[f]))
+                for f in fields
+            ]
+            pairs += [(c, case((newer, new[c]), else_=table.c[c])) for c in always]
+            pairs.append((stamp, case((newer, new[stamp]), else_=table.c[stamp])))
+            stmt = stmt.on_duplicate_key_update(pairs)
+        else:
+            raise NotImplementedError(f"no upsert for dialect {dialect!r}")
+        session.execute(stmt, list(part))

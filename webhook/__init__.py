@@ -1,0 +1,73 @@
+"""The web service: signed Magento webhooks in, storefront lists out (read from Redis only).
+
+``gunicorn 'webhook:create_app()'`` (gunicorn.conf.py names it, so plain ``gunicorn`` works);
+``flask --app webhook run`` for development.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from flask import Flask, Response, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from config.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the app from `settings` (default: the ``DMFREC_*`` environment)."""
+    from flask_cors import CORS
+
+    from webhook import health, logs, openapi, services, storefront, webhooks
+
+    settings = settings or get_settings()
+    app = Flask(__name__)
+    app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes)
+    app.json.sort_keys = False
+    logs.configure()
+    services.init_app(app, settings)
+
+    app.register_blueprint(health.bp)
+    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(storefront.bp)
+    app.register_blueprint(openapi.bp)
+    if settings.cors_origin_list:
+        CORS(
+            app,
+            resources={r"/v1/(customers|items|popular)(/.*)?": {}},
+            origins=settings.cors_origin_list,
+            methods=["GET", "OPTIONS"],
+            allow_headers=["Authorization"],
+            max_age=600,
+        )
+
+    app.before_request(_start_request)
+    app.after_request(_finish_request)
+    app.register_error_handler(HTTPException, _http_error)
+    return app
+
+
+def _start_request() -> None:
+    from webhook import logs
+
+    g.started = time.perf_counter()
+    g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+    logs.reset(request_id=g.request_id)
+
+
+def _finish_request(response: Response) -> Response:
+    from webhook.metrics import REQUEST_SECONDS
+
+    started = g.get("started")
+    if started is not None:
+        REQUEST_SECONDS.labels(request.endpoint or "unmatched", request.method,
+                               str(response.status_code)).observe(time.perf_counter() - started)
+    response.headers.setdefault("X-Request-Id", g.get("request_id", ""))
+    return response
+
+
+def _http_error(exc: HTTPException) -> tuple[Response, int]:
+    """Every HTTP error as JSON: ``{"error": "..."}``."""
+    response = jsonify(error=exc.description or exc.name)
+    return response, exc.code or 500

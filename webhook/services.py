@@ -1,0 +1,60 @@
+"""The app's connections (database engine, Redis, broker client): made once per app in
+`init_app`, looked up per request through the accessors below.
+
+Timeouts are short: a request must fail fast rather than hang on a sick dependency.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import redis as redis_lib
+from flask import Flask, current_app
+from sqlalchemy import Engine
+
+from config.settings import Settings
+from storage.db import make_engine
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    from worker.celery_app import make_celery
+
+    app.extensions["dmfrec"] = {
+        "settings": settings,
+        "engine": make_engine(settings.database_url, **_connect_timeout(settings.database_url)),
+        "redis": redis_lib.Redis.from_url(
+            settings.redis_url, decode_responses=True,
+            socket_connect_timeout=1, socket_timeout=1, health_check_interval=30,
+        ),
+        "celery": make_celery(settings, main="dmfrec-web", fail_fast=True),
+    }
+
+
+def _connect_timeout(url: str, seconds: int = 3) -> dict:
+    """A short connect timeout for MySQL/MariaDB (a webhook must not hang on a dead server)."""
+    if url.startswith(("mysql", "mariadb")):
+        return {"connect_args": {"connect_timeout": seconds}}
+    return {}
+
+
+def _ext() -> dict:
+    return current_app.extensions["dmfrec"]
+
+
+def settings() -> Settings:
+    return _ext()["settings"]
+
+
+def engine() -> Engine:
+    return _ext()["engine"]
+
+
+def redis() -> redis_lib.Redis:
+    return _ext()["redis"]
+
+
+def celery() -> Celery:
+    return _ext()["celery"]

@@ -1,0 +1,116 @@
+"""Storefront lists: a customer's recommendations, similar SKUs, popular SKUs.
+
+These read Redis only (never the database or a model), so they stay fast and keep working
+while training runs or the database is busy. Lists are over-fetched when published and filtered
+here: hidden SKUs (disabled, out of stock), the caller's ``exclude`` and, for a customer, what
+the customer already bought. A customer without a list gets the popular one, marked
+``"fallback": true``. A customer's list needs a token minted for that customer (webhook.tokens).
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, jsonify, request
+
+from webhook import services, tokens
+from webhook.metrics import STOREFRONT_LISTS
+from worker import publish
+
+bp = Blueprint("storefront", __name__, url_prefix="/v1")
+
+MAX_EXCLUDE = 200
+
+
+def _limit() -> int:
+    settings = services.settings()
+    raw = request.args.get("limit")
+    if raw is None:
+        return min(settings.top_n, settings.publish_n)
+    if not raw.isdigit() or not 1 <= int(raw) <= settings.publish_n:
+        abort(400, f"limit must be an integer from 1 to {settings.publish_n}")
+    return int(raw)
+
+
+def _exclude() -> list[str]:
+    skus = [s.strip() for s in request.args.get("exclude", "").split(",") if s.strip()]
+    if len(skus) > MAX_EXCLUDE:
+        abort(400, f"exclude takes at most {MAX_EXCLUDE} SKUs")
+    return skus
+
+
+def _authorize(customer_id: str) -> None:
+    """401 without a genuine unexpired token, 403 when it was minted for someone else."""
+    settings = services.settings()
+    if not settings.token_secret:
+        abort(503, "storefront tokens are not configured (DMFREC_TOKEN_SECRET)")
+    header = request.headers.get("Authorization", "")
+    token = header[7:].strip() if header[:7].lower() == "bearer " else request.args.get("token")
+    if not token:
+        _unauthorized("a storefront token is required")
+    try:
+        claims = tokens.verify(settings.token_secret, token, max_ttl_s=settings.token_max_ttl_s)
+    except tokens.TokenError as exc:
+        _unauthorized(str(exc))
+    if claims.customer_id != customer_id:
+        abort(403, "the token was minted for another customer")
+
+
+def _unauthorized(message: str) -> None:
+    response = jsonify(error=message)
+    response.status_code = 401
+    response.headers["WWW-Authenticate"] = 'Bearer realm="dmfrec"'
+    abort(response)
+
+
+def _items(pairs: list[tuple[str, float]]) -> list[dict]:
+    return [{"sku": sku, "score": score} for sku, score in pairs]
+
+
+def _answer(body: dict, kind: str, cache: str) -> Response:
+    STOREFRONT_LISTS.labels(kind, str(body["fallback"]).lower()).inc()
+    response = jsonify(body)
+    response.headers["Cache-Control"] = cache
+    return response
+
+
+@bp.get("/customers/<customer_id>/recommendations")
+def customer_recommendations(customer_id: str) -> Response:
+    _authorize(customer_id)
+    limit, exclude = _limit(), _exclude()
+    r = services.redis()
+    buyer = customer_id if services.settings().exclude_purchased else None
+    version, pairs = publish.read_user_list(r, customer_id)
+    fallback = pairs is None
+    if fallback:
+        pairs = publish.read_popular(r)
+    items = publish.filter_pairs(r, pairs, limit=limit, exclude=exclude, customer_id=buyer)
+    body = {"customer_id": customer_id, "version": None if fallback else version,
+            "fallback": fallback, "items": _items(items)}
+    return _answer(body, "customer", "private, max-age=60")
+
+
+@bp.get("/items/<sku>/similar")
+def similar_items(sku: str) -> Response:
+    limit, exclude = _limit(), [*_exclude(), sku]
+    r = services.redis()
+    version, pairs = publish.read_similar(r, sku)
+    fallback = pairs is None
+    if fallback:
+        pairs = publish.read_popular(r)
+    items = publish.filter_pairs(r, pairs, limit=limit, exclude=exclude)
+    body = {"sku": sku, "version": None if fallback else version, "fallback": fallback,
+            "items": _items(items)}
+    return _answer(body, "similar", "public, max-age=300")
+
+
+@bp.get("/popular")
+def popular() -> Response:
+    limit, exclude = _limit(), _exclude()
+    r = services.redis()
+    items = publish.filter_pairs(r, publish.read_popular(r), limit=limit, exclude=exclude)
+    return _answer({"fallback": False, "items": _items(items)}, "popular", "public, max-age=300")
+
+
+@bp.errorhandler(publish.redis_lib.RedisError)
+def redis_unavailable(exc: Exception) -> tuple[Response, int]:
+    """Redis down or slow: say so quickly (the storefront hides the widget) instead of a 500."""
+    return jsonify(error=f"recommendations are unavailable ({type(exc).__name__})"), 503

@@ -1,0 +1,129 @@
+"""Webhook receivers: verify, validate, record, answer, then enqueue the event id.
+
+Checks run cheapest and least revealing first, and a rejected request writes nothing:
+413 too large (before the body is read), 401 bad or stale signature, 415 not JSON,
+400 malformed snapshot (naming the field). An accepted event is committed to the
+received-events table and answered 202; a repeat of a recorded event id is answered 200.
+Only then is the event id sent to the ``ingest`` queue; if the broker is down the event stays
+pending and beat's ``enqueue_pending`` sends it later.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from flask import Blueprint, Response, abort, jsonify, request
+from sqlalchemy.exc import OperationalError
+
+from storage.ingestion import receive
+from storage.snapshot import SnapshotError, SnapshotEvent, parse_event
+from webhook import adobe, logs, services, signing
+from webhook.metrics import ENQUEUE_FAILURES, WEBHOOK_EVENTS
+from worker import events
+
+bp = Blueprint("webhooks", __name__, url_prefix="/v1/webhooks")
+log = logging.getLogger("dmfrec.webhook")
+
+MAGENTO, ADOBE = "magento", "adobe-commerce"
+
+
+def _reject(source: str, outcome: str, status: int, message: str, **extra) -> None:
+    WEBHOOK_EVENTS.labels(source, outcome).inc()
+    log.info("webhook rejected", extra={"source": source, "outcome": outcome, "status": status})
+    response = jsonify(error=message, **extra)
+    response.status_code = status
+    abort(response)
+
+
+def _body_within_limit(source: str) -> bytes:
+    limit = services.settings().max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        _reject(source, "too_large", 413, f"body larger than {limit} bytes")
+    body = request.get_data(cache=True)  # Werkzeug enforces the limit on chunked bodies too
+    if len(body) > limit:
+        _reject(source, "too_large", 413, f"body larger than {limit} bytes")
+    return body
+
+
+def _require_json(source: str) -> None:
+    if request.mimetype != "application/json":
+        _reject(source, "unsupported_media_type", 415, "Content-Type must be application/json")
+
+
+def _invalid(source: str, exc: SnapshotError) -> None:
+    fields = [{"field": loc or "(body)", "message": msg} for loc, msg in exc.errors]
+    names = ", ".join(f["field"] for f in fields)
+    _reject(source, "invalid", 400, f"invalid order snapshot: {names}", fields=fields)
+
+
+def _record(source: str, raw: bytes | SnapshotEvent) -> tuple[SnapshotEvent, bool]:
+    """Validate and record the event (storage's fast path); enqueue it if new."""
+    event, created = receive(services.engine(), raw)
+    logs.bind(event_id=event.event_id, source=source, order_id=event.order.entity_id)
+    WEBHOOK_EVENTS.labels(source, "accepted" if created else "duplicate").inc()
+    if not created:
+        log.info("duplicate event; already recorded")
+        return event, False
+    log.info("event recorded")
+    if not events.enqueue(services.celery(), event.event_id, services.redis(),
+                          services.settings().resend_after_s):
+        ENQUEUE_FAILURES.inc()
+    return event, True
+
+
+@bp.post("/magento/orders")
+def magento_order() -> tuple[Response, int]:
+    """A signed order snapshot from our Magento module (Standard Webhooks signature)."""
+    settings = services.settings()
+    body = _body_within_limit(MAGENTO)
+    try:
+        webhook_id = signing.verify(settings.webhook_secret_list, request.headers, body,
+                                    tolerance_s=settings.webhook_tolerance_s)
+    except signing.SignatureError as exc:
+        _reject(MAGENTO, "unauthorized", 401, f"signature rejected: {exc}")
+    logs.bind(webhook_id=webhook_id)
+    _require_json(MAGENTO)
+    try:
+        event, created = _record(MAGENTO, body)
+    except SnapshotError as exc:
+        _invalid(MAGENTO, exc)
+    status = "accepted" if created else "duplicate"
+    return jsonify(status=status, event_id=event.event_id), 202 if created else 200
+
+
+@bp.post("/adobe-commerce/order-placed")
+def adobe_order_placed() -> tuple[Response, int]:
+    """Adobe Commerce Webhooks (synchronous, blocks checkout): answer ``{"op": "success"}`` fast.
+
+    Verified with the RSA public key shown in the Commerce admin
+    (``x-adobe-commerce-webhook-signature``); the order is converted to our snapshot and
+    recorded, the work happens in Celery. A payload we cannot use is logged and still answered
+    success: recommendations must never block a checkout.
+    """
+    settings = services.settings()
+    body = _body_within_limit(ADOBE)
+    if not settings.adobe_public_key:
+        _reject(ADOBE, "not_configured", 503, "Adobe Commerce webhooks are not configured "
+                "(DMFREC_ADOBE_PUBLIC_KEY)")
+    if not adobe.verify(settings.adobe_public_key, request.headers, body):
+        _reject(ADOBE, "unauthorized", 401, "signature rejected")
+    _require_json(ADOBE)
+    try:
+        data = json.loads(body)
+        event = parse_event(adobe.to_event(data if isinstance(data, dict) else {}, body))
+    except (ValueError, SnapshotError) as exc:  # JSONDecodeError is a ValueError
+        WEBHOOK_EVENTS.labels(ADOBE, "invalid").inc()
+        log.warning("unusable Adobe Commerce payload; answered success",
+                    extra={"error": str(exc)[:500]})
+        return jsonify(op="success"), 200
+    _record(ADOBE, event)
+    return jsonify(op="success"), 200
+
+
+@bp.errorhandler(OperationalError)
+def database_unavailable(exc: OperationalError) -> tuple[Response, int]:
+    """Database down: 503, nothing recorded, so the sender retries later."""
+    log.error("database unavailable; event not recorded", extra={"error": type(exc).__name__})
+    WEBHOOK_EVENTS.labels(request.path.rsplit("/", 2)[-2], "database_unavailable").inc()
+    return jsonify(error="database unavailable; retry later"), 503

@@ -1,0 +1,36 @@
+"""Periodic tasks (``celery -A worker.celery_app beat``): the safety nets of the live loop."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from celery.schedules import crontab
+
+SCHEDULE = {
+    # Events recorded while the broker was down (or whose task was lost) are handed over again.
+    "enqueue-pending-events": {
+        "task": "worker.tasks.enqueue_pending",
+        "schedule": timedelta(seconds=60),
+    },
+    # Popular lists also follow cancels and refunds that arrive without new orders.
+    "refresh-popular": {
+        "task": "worker.tasks.refresh_popular",
+        "schedule": timedelta(minutes=10),
+    },
+    "refresh-hidden-skus": {
+        "task": "worker.tasks.refresh_hidden_skus",
+        "schedule": timedelta(minutes=15),
+    },
+    # Training (train queue, GPU worker). `expires`: a run no worker picked up is dropped
+    # rather than piling up behind the next one.
+    "nightly-retrain": {
+        "task": "worker.tasks.nightly_retrain",
+        "schedule": crontab(hour=3, minute=0),
+        "options": {"expires": 6 * 3600},
+    },
+    "fine-tune": {
+        "task": "worker.tasks.fine_tune",
+        "schedule": crontab(hour="9-21/4", minute=30),
+        "options": {"expires": 2 * 3600},
+    },
+}

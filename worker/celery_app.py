@@ -1,0 +1,77 @@
+"""The Celery application: two queues, JSON only, tasks acknowledged after they finish.
+
+``ingest`` carries small, frequent tasks (one webhook event each); ``train`` carries long ones
+(fine-tuning, retraining) so a training run never delays ingestion. A worker killed mid-task
+gets its task redelivered (acks_late + reject_on_worker_lost), which is safe because every task
+is idempotent; the Redis broker redelivers unacknowledged tasks only after the visibility
+timeout, so that timeout is set longer than the longest training run.
+
+Run: ``celery -A worker.celery_app worker -Q ingest`` (and ``-Q train`` on the GPU host).
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+from kombu import Exchange, Queue
+
+from config.settings import Settings, get_settings
+
+INGEST_QUEUE = "ingest"
+TRAIN_QUEUE = "train"
+
+TASK_ROUTES = {
+    "worker.tasks.ingest_event": {"queue": INGEST_QUEUE},
+    "worker.tasks.enqueue_pending": {"queue": INGEST_QUEUE},
+    "worker.tasks.refresh_popular": {"queue": INGEST_QUEUE},
+    "worker.tasks.refresh_hidden_skus": {"queue": INGEST_QUEUE},
+    "worker.tasks.publish_version": {"queue": TRAIN_QUEUE},
+    "worker.tasks.fine_tune": {"queue": TRAIN_QUEUE},
+    "worker.tasks.nightly_retrain": {"queue": TRAIN_QUEUE},
+}
+
+
+def make_celery(settings: Settings, main: str = "dmfrec", *, current: bool = False,
+                fail_fast: bool = False) -> Celery:
+    """A Celery app configured from `settings`.
+
+    The web service builds one only to send, with `fail_fast`: a broker that is down must cost
+    a webhook request milliseconds (the event is already recorded), not kombu's and redis-py's
+    reconnection back-off (seconds).
+    """
+    from worker.beat import SCHEDULE
+
+    celery = Celery(main, set_as_current=current)
+    transport_options = {
+        "visibility_timeout": settings.train_visibility_timeout_s,
+        "socket_connect_timeout": 2,
+    }
+    if fail_fast:
+        transport_options.update(max_retries=1, interval_start=0, interval_step=0.1,
+                                 interval_max=0.1, socket_connect_timeout=1, socket_timeout=2)
+    celery.conf.update(
+        broker_url=settings.broker_url,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options=transport_options,
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_default_queue=INGEST_QUEUE,
+        task_create_missing_queues=False,
+        task_queues=(
+            Queue(INGEST_QUEUE, Exchange(INGEST_QUEUE), routing_key=INGEST_QUEUE),
+            Queue(TRAIN_QUEUE, Exchange(TRAIN_QUEUE), routing_key=TRAIN_QUEUE),
+        ),
+        task_routes=TASK_ROUTES,
+        beat_schedule=SCHEDULE,
+        timezone="UTC",
+        worker_hijack_root_logger=False,
+    )
+    return celery
+
+
+app = make_celery(get_settings(), current=True)
+app.conf.imports = ("worker.tasks",)

@@ -1,0 +1,54 @@
+"""Handing recorded events to the broker (web service and beat alike).
+
+The web service records an event with `storage.ingestion.receive` *before* this is called, so
+an event is never lost: if the broker is down the event stays ``pending`` and the periodic
+`worker.tasks.enqueue_pending` sends it again. A marker ``dmfrec:enqueued:<event_id>`` (TTL
+``DMFREC_RESEND_AFTER_S``) remembers each send, so a long queue backlog is not re-sent every
+minute; an event still pending after the marker expired (its task was lost) is sent again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import redis as redis_lib
+
+from worker.publish import PREFIX
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+log = logging.getLogger("dmfrec.events")
+
+INGEST_TASK = "worker.tasks.ingest_event"
+
+
+def marker_key(event_id: str) -> str:
+    return f"{PREFIX}:enqueued:{event_id}"
+
+
+def enqueue(celery: Celery, event_id: str, r: redis_lib.Redis | None = None,
+            resend_after_s: int = 900) -> bool:
+    """Send the event id to the ingest queue; False (and a log line) if the broker is down."""
+    try:
+        celery.send_task(INGEST_TASK, args=[event_id], retry=False)
+    except Exception:  # broker down or refusing: the event stays pending for enqueue_pending
+        log.warning("broker unavailable; event stays pending", extra={"event_id": event_id},
+                    exc_info=True)
+        return False
+    if r is not None:
+        try:
+            r.set(marker_key(event_id), "1", ex=resend_after_s)
+        except redis_lib.RedisError:  # only an optimisation: the worst case is a resend
+            log.warning("could not mark the event as enqueued", extra={"event_id": event_id})
+    return True
+
+
+def unmarked(r: redis_lib.Redis, event_ids: Sequence[str]) -> list[str]:
+    """The ids among `event_ids` with no live enqueue marker."""
+    if not event_ids:
+        return []
+    marks = r.mget([marker_key(e) for e in event_ids])
+    return [e for e, m in zip(event_ids, marks, strict=True) if m is None]

@@ -1,0 +1,182 @@
+"""The live loop's work, as plain functions of a `Runtime` (the Celery tasks are thin wrappers).
+
+`process_event`: apply a recorded event with storage's exact ingestion (which marks it applied,
+stale or failed), then refresh the customers it touched: their bought-SKU set and, when a
+model version is active, their top-N, by folding their new purchase row into the active model
+(no training). Every step is idempotent, so a redelivered task or a repeated event changes
+nothing; a duplicate still refreshes, which repairs a refresh that failed half-way.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable
+from datetime import timedelta
+
+import numpy as np
+import scipy.sparse as sp
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from storage import ingestion
+from storage.models import Event, Interaction, Order, Product
+from storage.snapshot import SnapshotError, parse_event
+from worker import events, publish
+from worker.runtime import LoadedModel, Runtime
+
+log = logging.getLogger("dmfrec.worker")
+REFRESH_OUTCOMES = ("applied", "duplicate")
+
+
+def process_event(rt: Runtime, event_id: str) -> dict:
+    """Ingest one recorded event and refresh the affected customers; returns a small summary."""
+    with rt.reading() as session:
+        row = session.execute(
+            select(Event.order_id, Event.payload).where(Event.event_id == event_id)
+        ).first()
+        # The order's customer before this event: a changed customer (deleted in Magento,
+        # now keyed as a guest) loses the purchases, so both are refreshed.
+        before = None if row is None else session.scalar(
+            select(Order.customer_key).where(Order.entity_id == row.order_id))
+    if row is None:
+        log.warning("event not found; nothing to do")
+        return {"event_id": event_id, "outcome": "missing", "customers": []}
+    outcome = ingestion.process(rt.engine, [event_id], rt.policy)[event_id]
+    log.info("event processed", extra={"outcome": outcome})
+    customers: list[str] = []
+    if outcome in REFRESH_OUTCOMES:
+        try:
+            order = parse_event(row.payload).order
+        except SnapshotError:
+            order = None
+        after = None if order is None else ingestion.customer_key(order, rt.policy.guest_salt)[0]
+        customers = sorted({k for k in (before, after) if k is not None})
+        refresh_customers(rt, customers)
+        refresh_popular(rt)
+    return {"event_id": event_id, "outcome": outcome, "customers": customers}
+
+
+# ---------------------------------------------------------------- customers
+
+
+def customer_rows(session: Session, customer_ids: Iterable[str]) -> dict[str, dict[str, tuple]]:
+    """customer -> {sku: (qty, amount)} over the live interactions (effective qty > 0)."""
+    ids = [str(c) for c in customer_ids]
+    rows: dict[str, dict[str, tuple]] = {c: {} for c in ids}
+    if not ids:
+        return rows
+    for customer, sku, qty, amount in session.execute(
+        select(Interaction.customer_key, Interaction.sku, Interaction.qty, Interaction.amount)
+        .where(Interaction.customer_key.in_(ids), Interaction.qty > 0)
+    ):
+        rows[str(customer)][str(sku)] = (float(qty), float(amount or 0.0))
+    return rows
+
+
+def interaction_value(scheme: str, qty: float, amount: float) -> float:
+    """The matrix value of one (customer, SKU) cell, as model.interactions computes it."""
+    if scheme == "binary":
+        return 1.0
+    if scheme == "quantity":
+        return qty
+    if scheme == "log1p":
+        return math.log1p(qty)
+    return max(amount, 0.0)
+
+
+def fold_in_pairs(loaded: LoadedModel, row: dict[str, tuple], scheme: str, n: int
+                  ) -> list[tuple[str, float]]:
+    """Top-n SKUs for a customer whose purchases are `row`, folded into the model (no training).
+
+    SKUs the model has never seen are left out of the row: they have no weights yet.
+    """
+    cols, vals = [], []
+    for sku, (qty, amount) in row.items():
+        k = loaded.sku_index.get(sku)
+        if k is not None:
+            cols.append(k)
+            vals.append(interaction_value(scheme, qty, amount))
+    if not cols:
+        return []
+    vector = sp.csr_matrix(
+        (np.asarray(vals, dtype=np.float32), (np.zeros(len(cols), dtype=np.int64), cols)),
+        shape=(1, len(loaded.skus)),
+    )
+    _, items, scores = loaded.model.fold_in(vector, n)
+    return [(loaded.skus[int(i)], float(s))
+            for i, s in zip(items, scores, strict=True) if np.isfinite(s)]
+
+
+def refresh_customers(rt: Runtime, customer_ids: Iterable[str]) -> int:
+    """Rewrite the bought sets and (with an active model) the lists of these customers."""
+    ids = sorted({str(c) for c in customer_ids})
+    if not ids:
+        return 0
+    with rt.reading() as session:
+        rows = customer_rows(session, ids)
+    for customer, row in rows.items():
+        publish.set_bought(rt.redis, customer, row.keys())
+    loaded = rt.active_model()
+    if loaded is None:
+        return 0
+    refreshed = 0
+    for customer, row in rows.items():
+        pairs = fold_in_pairs(loaded, row, rt.settings.value_scheme, rt.settings.publish_n)
+        if publish.publish_user_if_active(rt.redis, loaded.version, customer, pairs):
+            refreshed += 1
+    return refreshed
+
+
+# ---------------------------------------------------------------- shop-wide lists
+
+
+def popular_pairs(session: Session, *, window_days: int, n: int) -> list[tuple[str, float]]:
+    """SKUs bought by the most customers in the window (ties: larger quantity first)."""
+    since = ingestion.utcnow() - timedelta(days=window_days)
+    buyers = func.count(func.distinct(Interaction.customer_key))
+    qty = func.sum(Interaction.qty)
+    rows = session.execute(
+        select(Interaction.sku, buyers, qty)
+        .where(Interaction.qty > 0, Interaction.last_purchase_at >= since)
+        .group_by(Interaction.sku)
+        .order_by(buyers.desc(), qty.desc(), Interaction.sku)
+        .limit(n)
+    )
+    return [(str(sku), float(count)) for sku, count, _ in rows]
+
+
+def refresh_popular(rt: Runtime, *, force: bool = False) -> bool:
+    """Recompute the popular list, at most once per DMFREC_POPULAR_REFRESH_S unless forced."""
+    throttle = rt.settings.popular_refresh_s
+    if not force and throttle > 0 and not rt.redis.set(publish.POPULAR_LOCK, "1", nx=True,
+                                                         ex=throttle):
+        return False
+    with rt.reading() as session:
+        pairs = popular_pairs(session, window_days=rt.settings.window_days,
+                              n=rt.settings.publish_n)
+    publish.publish_popular(rt.redis, pairs)
+    return True
+
+
+def refresh_hidden_skus(rt: Runtime) -> int:
+    """Rebuild the hidden set from the SKU table: disabled or out-of-stock SKUs."""
+    with rt.reading() as session:
+        skus = session.scalars(
+            select(Product.sku)
+            .where(Product.enabled.is_(False) | Product.in_stock.is_(False))
+            ).all()
+    return publish.set_hidden_skus(rt.redis, skus)
+
+
+def enqueue_pending(rt: Runtime, celery) -> int:
+    """Send events still pending after DMFREC_PENDING_AFTER_S that were not sent within the
+    last DMFREC_RESEND_AFTER_S (broker down then, or the task was lost)."""
+    pending = ingestion.pending_event_ids(rt.engine, older_than_s=rt.settings.pending_after_s)
+    ids = events.unmarked(rt.redis, pending)
+    sent = sum(events.enqueue(celery, event_id, rt.redis, rt.settings.resend_after_s)
+               for event_id in ids)
+    if pending:
+        log.info("re-enqueued pending events",
+                 extra={"pending": len(pending), "unsent": len(ids), "sent": sent})
+    return sent

@@ -1,0 +1,87 @@
+"""Celery tasks: small arguments (ids), idempotent bodies in worker.live, retries on outages.
+
+A transient failure (database or Redis unreachable) is retried with exponential backoff and
+jitter; anything else is a bug or bad data, logged with the event id and not retried.
+"""
+
+from __future__ import annotations
+
+import redis.exceptions
+import sqlalchemy.exc
+from celery import Task
+
+from webhook import logs
+from worker import live
+from worker.celery_app import app
+from worker.runtime import runtime
+
+logs.configure()
+
+TRANSIENT = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
+RETRY = {
+    "autoretry_for": TRANSIENT,
+    "retry_backoff": 2,
+    "retry_backoff_max": 600,
+    "retry_jitter": True,
+    "max_retries": 12,
+}
+
+
+@app.task(name="worker.tasks.ingest_event", bind=True, **RETRY)
+def ingest_event(self: Task, event_id: str) -> dict:
+    """Ingest one recorded webhook event and refresh the customers it touched."""
+    logs.reset(event_id=event_id, task_id=self.request.id, retries=self.request.retries)
+    return live.process_event(runtime(), event_id)
+
+
+@app.task(name="worker.tasks.enqueue_pending", bind=True, **RETRY)
+def enqueue_pending(self: Task) -> int:
+    """Periodic: re-enqueue events recorded while the broker was down."""
+    logs.reset(task_id=self.request.id)
+    return live.enqueue_pending(runtime(), app)
+
+
+@app.task(name="worker.tasks.refresh_popular", bind=True, **RETRY)
+def refresh_popular(self: Task) -> bool:
+    """Periodic: recompute the popular list (cancels and refunds move it too)."""
+    logs.reset(task_id=self.request.id)
+    return live.refresh_popular(runtime(), force=True)
+
+
+@app.task(name="worker.tasks.refresh_hidden_skus", bind=True, **RETRY)
+def refresh_hidden_skus(self: Task) -> int:
+    """Periodic: rebuild the set of SKUs never shown (disabled, out of stock)."""
+    logs.reset(task_id=self.request.id)
+    return live.refresh_hidden_skus(runtime())
+
+
+@app.task(name="worker.tasks.publish_version", bind=True, **RETRY)
+def publish_version(self: Task, version: str) -> dict:
+    """Publish every list of a trained model version, then switch readers to it atomically."""
+    from worker.versions import publish_model_version
+
+    logs.reset(task_id=self.request.id, version=version)
+    return publish_model_version(runtime(), version)
+
+
+@app.task(name="worker.tasks.nightly_retrain", bind=True, **RETRY)
+def nightly_retrain(self: Task) -> dict:
+    """Train from scratch on the window's purchases, then publish the new version."""
+    from worker import training
+
+    logs.reset(task_id=self.request.id)
+    return training.nightly_retrain(runtime())
+
+
+@app.task(name="worker.tasks.fine_tune", bind=True, **RETRY)
+def fine_tune(self: Task) -> dict:
+    """A few epochs more for the active model on current data (towers grow for newcomers)."""
+    from worker import training
+
+    logs.reset(task_id=self.request.id)
+    return training.fine_tune(runtime())

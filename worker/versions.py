@@ -1,0 +1,83 @@
+"""Publishing a whole model version: every customer's list and every SKU's similar list, then
+the atomic switch (worker.publish.activate_version).
+
+Runs on the ``train`` queue (``worker.tasks.publish_version``) after a model is trained to
+``DMFREC_MODEL_DIR/<version>`` (``dmfrec train --out var/models/<version>``) or registered in
+``model_versions``.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+import numpy as np
+from sqlalchemy import update
+
+from storage.db import run_transaction
+from storage.models import ModelVersion
+from worker import publish
+from worker.runtime import LoadedModel, Runtime, load_model
+
+log = logging.getLogger("dmfrec.worker")
+CHUNK = 2000
+
+
+def user_lists(loaded: LoadedModel, n: int) -> dict[str, list[tuple[str, float]]]:
+    """customer -> top-n (sku, score), bought SKUs left out (the model's blocked recommend_all)."""
+    customers = list(loaded.customer_index)
+    out: dict[str, list[tuple[str, float]]] = {}
+    for users, items, scores in loaded.model.recommend_all(n=n):
+        for u, row_items, row_scores in zip(users, items, scores, strict=True):
+            out[customers[int(u)]] = [
+                (loaded.skus[int(i)], float(s))
+                for i, s in zip(row_items, row_scores, strict=True) if np.isfinite(s)
+            ]
+    return out
+
+
+def similar_lists(loaded: LoadedModel, n: int) -> dict[str, list[tuple[str, float]]]:
+    """sku -> the n most similar SKUs (cosine of the item tower's outputs)."""
+    out = {}
+    for k, sku in enumerate(loaded.skus):
+        items, scores = loaded.model.similar_items(k, n=n)
+        out[sku] = [(loaded.skus[int(i)], float(s))
+                    for i, s in zip(items, scores, strict=True) if int(i) != k and np.isfinite(s)]
+    return out
+
+
+def publish_model_version(rt: Runtime, version: str) -> dict:
+    """Write every list of `version`, then make it the version readers use."""
+    publish.check_version(version)
+    loaded = load_model(rt.model_path(version), version)
+    n = rt.settings.publish_n
+    users = user_lists(loaded, n)
+    similar = similar_lists(loaded, n)
+    ttl = rt.settings.pending_ttl_s
+    publish.publish_user_lists(rt.redis, version, users, pending_ttl_s=ttl, chunk=CHUNK)
+    publish.publish_similar(rt.redis, version, similar, pending_ttl_s=ttl, chunk=CHUNK)
+    previous = publish.activate_version(
+        rt.redis, version, ttl_old=rt.settings.version_ttl_s,
+        meta={"n_users": len(users), "n_items": len(similar)},
+    )
+    _record_activation(rt, version, previous)
+    log.info("model version published", extra={"version": version, "previous": previous,
+                                               "n_users": len(users), "n_items": len(similar)})
+    return {"version": version, "previous": previous, "n_users": len(users),
+            "n_items": len(similar)}
+
+
+def _record_activation(rt: Runtime, version: str, previous: str | None) -> None:
+    """Mirror the switch in ``model_versions`` (rows that exist): new active, old retired."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+
+    def work(session) -> None:
+        if previous and previous != version:
+            session.execute(update(ModelVersion)
+                            .where(ModelVersion.version == previous,
+                                   ModelVersion.status == "active")
+                            .values(status="retired", retired_at=now))
+        session.execute(update(ModelVersion).where(ModelVersion.version == version)
+                        .values(status="active", activated_at=now))
+
+    run_transaction(rt.engine, work)
