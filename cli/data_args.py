@@ -20,11 +20,23 @@ def add_data_args(p: argparse.ArgumentParser, *, allow_db: bool = False) -> None
             "e.g. sqlite:///var/dmfrec.db or mysql+pymysql://user:pass@host/db",
         )
         p.add_argument("--window-days", type=int, default=None,
-                       help="training window in days (default DMFREC_WINDOW_DAYS, 92)")
+                       help="training window in days (default DMFREC_WINDOW_DAYS, 92; 0: all)")
+        p.add_argument("--until", default=None,
+                       help="end of the window: 'latest' (just after the newest order) or "
+                       "an ISO date (default: now)")
     p.add_argument("--format", choices=FORMATS, default="csv",
                    help="data format (default csv: customer_id, sku, qty, amount, ordered_at)")
     p.add_argument("--value", choices=VALUE_SCHEMES, default="log1p",
                    help="interaction value from purchases (default log1p of the quantity)")
+
+
+def _date(text: str):
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise CliError(f"--until must be 'latest' or an ISO date, not {text!r}") from None
 
 
 def load_data(args: argparse.Namespace):
@@ -47,6 +59,8 @@ def load_interactions_from_args(args: argparse.Namespace) -> Interactions:
         kwargs = {"value": args.value}
         if args.window_days is not None:
             kwargs["window_days"] = args.window_days
+        if args.until is not None:
+            kwargs["until"] = args.until if args.until == "latest" else _date(args.until)
         try:
             data = load_interactions(args.db_url, **kwargs)
         except Exception as exc:  # any driver error: the URL or the database is wrong
