@@ -15,13 +15,13 @@ from model.splits import Split
 def evaluate(
     model,
     split: Split,
-    k: int = 10,
+    k: int | tuple[int, ...] = 10,
     *,
     metrics: tuple[str, ...] = ("HR", "NDCG", "Recall"),
     seed: int = 0,
     block: int = 512,
 ) -> dict[str, float]:
-    """Ranks of the held-out SKUs for every tested customer, summarised at k.
+    """Ranks of the held-out SKUs for every tested customer, summarised at k (or each k).
 
     Full ranking (no candidates): every SKU not in the customer's training row is a candidate.
     Sampled (candidates given): only those SKUs are, and training items are not excluded
@@ -29,10 +29,14 @@ def evaluate(
     """
     rng = np.random.default_rng(seed)
     train = split.train.matrix.tocsr()
+    n_items = train.shape[1]
     ranks: list[np.ndarray] = []
     for lo in range(0, len(split.users), block):
         users = split.users[lo : lo + block]
         scores = np.asarray(model.score(users), dtype=np.float64)
+        if scores.shape != (len(users), n_items):
+            raise ValueError(f"{getattr(model, 'name', model)}.score returned shape "
+                             f"{scores.shape}, expected {(len(users), n_items)}")
         for row, u in enumerate(users):
             idx = lo + row
             if split.candidates is not None:
@@ -43,4 +47,4 @@ def evaluate(
                 s = scores[row].copy()
                 s[train.indices[train.indptr[u] : train.indptr[u + 1]]] = -np.inf
                 ranks.append(rank_of(s, split.test_items[idx], rng))
-    return summarize(ranks, (k,), metrics)
+    return summarize(ranks, (k,) if isinstance(k, int) else tuple(k), metrics)

@@ -2,7 +2,8 @@
 
 Sparse scorers (item-KNN, popularity) give many equal scores; counting only strictly greater
 scores would rank a tied held-out item first and inflate their figures. Here a candidate list
-is ordered by (score desc, random key), so a tie is a fair coin.
+is ordered by (score desc, random key): a target's rank is the number of candidates scoring
+strictly higher plus a uniform random position among the ones it ties with.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ def rank_of(
 ) -> np.ndarray:
     """0-based rank of each target column in one row of scores (-inf = not a candidate).
 
-    Candidates are ordered by score, descending, then by a random key: a target's rank is the
-    number of candidates ahead of it in that order.
+    NaN counts as the worst score, so a broken model cannot win by producing NaN. Several
+    targets share one random order, so together they fill distinct list positions.
     """
     scores = np.asarray(scores, dtype=np.float64)
+    scores = np.where(np.isnan(scores), -np.inf, scores)
     targets = np.asarray(targets, dtype=np.int64)
     keys = rng.random(scores.shape[0])
     t_scores = scores[targets][:, None]
@@ -50,7 +52,13 @@ def ndcg(ranks: list[np.ndarray], k: int) -> float:
     return float(np.mean(out))
 
 
+METRICS = {"HR": hit_rate, "NDCG": ndcg, "Recall": recall}
+
+
 def summarize(ranks: list[np.ndarray], ks: tuple[int, ...], names: tuple[str, ...]) -> dict:
     """{"HR@10": ..., "NDCG@10": ..., "Recall@10": ...} for the requested metric names."""
-    fns = {"HR": hit_rate, "NDCG": ndcg, "Recall": recall}
-    return {f"{n}@{k}": fns[n](ranks, k) for k in ks for n in names}
+    unknown = [n for n in names if n not in METRICS]
+    if unknown:
+        choices = ", ".join(METRICS)
+        raise ValueError(f"unknown metric(s) {', '.join(unknown)}; choose from {choices}")
+    return {f"{n}@{k}": METRICS[n](ranks, k) for k in ks for n in names}

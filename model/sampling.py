@@ -1,4 +1,8 @@
-"""Negative sampling: for each observed entry, `ratio` entries the customer never touched."""
+"""Negative sampling: for each observed entry, `ratio` SKUs the customer never touched.
+
+Uniform over the catalog, as in the paper. (Popularity-weighted sampling, p ~ count**0.5 or
+**0.75, was tried on ML-100K: lower sampled HR and no full-ranking gain.)
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,8 @@ def sample_negatives(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(users, items) of `ratio * nnz` unobserved pairs, users following the observed ones.
 
-    Items are uniform over the catalog; collisions with observed entries are redrawn (a few
-    rounds suffice unless a customer bought nearly everything; those keep their last draw).
+    Collisions with observed entries are redrawn, vectorised; a few rounds suffice unless a
+    customer bought nearly everything (those keep their last draw, trained as negatives).
     """
     _n_users, n_items = matrix.shape
     coo = matrix.tocoo()

@@ -1,7 +1,8 @@
 """Train/test splits for the three protocols (see shared docs: evaluation protocols).
 
-loo: each customer's latest interaction is held out (ties by a seeded coin).
-time: train on lines before T; test on the SKUs each known customer first buys after T.
+loo/full: each customer's latest interaction is held out (ties by a seeded coin); loo then
+ranks it among 99 sampled SKUs the customer never touched, full among every unseen SKU.
+time: train on lines before T; test on the SKUs each known customer newly buys after T.
 Customers with a single interaction keep it in train and are not tested: with an empty row
 there is nothing to recommend from.
 """
@@ -14,6 +15,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from model.interactions import Interactions, Purchases
+
+DAY = 86_400
 
 
 @dataclass
@@ -31,33 +34,27 @@ class Split:
 
 
 def leave_one_out(data: Interactions, seed: int = 0) -> Split:
-    """Hold out each customer's latest interaction (by last purchase time)."""
-    rng = np.random.default_rng(seed)
-    matrix, last = data.matrix.tocsr(), data.last_at
-    if last is None:
+    """Hold out each customer's latest interaction (by last purchase time, ties at random)."""
+    if data.last_at is None:
         raise ValueError("leave-one-out needs purchase times (Interactions.last_at)")
-    last = last.tocsr()
-    users, items = [], []
-    for u in range(matrix.shape[0]):
-        s, e = matrix.indptr[u], matrix.indptr[u + 1]
-        if e - s < 2:
-            continue
-        cols = matrix.indices[s:e]
-        times = np.asarray(last[u, cols].todense()).ravel()
-        latest = np.lexsort((rng.random(len(cols)), times))[-1]
-        users.append(u)
-        items.append(cols[latest])
-    users_a, items_a = np.array(users, dtype=np.int64), np.array(items, dtype=np.int64)
-    mask = sp.csr_matrix(
-        (np.ones(len(users_a)), (users_a, items_a)), shape=matrix.shape, dtype=bool
-    )
-    train = matrix - matrix.multiply(mask)
-    train = sp.csr_matrix(train)
+    rng = np.random.default_rng(seed)
+    matrix = sp.csr_matrix(data.matrix)
+    matrix.sort_indices()
+    counts = np.diff(matrix.indptr)
+    rows = np.repeat(np.arange(matrix.shape[0]), counts)
+    times = np.asarray(data.last_at.tocsr()[rows, matrix.indices]).ravel()
+    # Within each row (rows stay contiguous and sized as in the CSR): by time, then a coin.
+    order = np.lexsort((rng.random(matrix.nnz), times, rows))
+    tested = np.flatnonzero(counts >= 2)
+    held = order[matrix.indptr[tested + 1] - 1]  # positions in matrix.data
+    items = matrix.indices[held].astype(np.int64)
+    train = matrix.copy()
+    train.data[held] = 0
     train.eliminate_zeros()
     return Split(
         Interactions(train, data.user_ids, data.item_ids),
-        users_a,
-        [np.array([i]) for i in items_a],
+        tested.astype(np.int64),
+        [np.array([i]) for i in items],
     )
 
 
@@ -66,12 +63,14 @@ def sample_candidates(
 ) -> Split:
     """NCF protocol: the test item plus `n_negatives` SKUs the customer never touched."""
     rng = np.random.default_rng(seed)
+    full = sp.csr_matrix(full)
     n_items = full.shape[1]
     out = np.empty((len(split.users), n_negatives + 1), dtype=np.int64)
     for k, (u, test) in enumerate(zip(split.users, split.test_items, strict=True)):
-        seen = set(full[u].indices.tolist()) | set(test.tolist())
+        seen = set(full.indices[full.indptr[u] : full.indptr[u + 1]].tolist()) | set(test.tolist())
         if n_items - len(seen) < n_negatives:
-            raise ValueError(f"customer row {u} has fewer than {n_negatives} unseen SKUs")
+            raise ValueError(f"customer row {u} has fewer than {n_negatives} unseen SKUs "
+                             f"(catalog of {n_items}): too small for protocol loo, use full")
         picked: list[int] = []
         while len(picked) < n_negatives:
             for j in rng.integers(0, n_items, size=2 * n_negatives).tolist():
@@ -86,28 +85,45 @@ def sample_candidates(
     return split
 
 
-def time_split(
-    purchases: Purchases, cutoff: int | None = None, value: str = "log1p"
-) -> tuple[Split, int]:
-    """Train before `cutoff` (default: the last sixth of the time span is the test window)."""
+def default_cutoff(purchases: Purchases, test_days: float | None = None) -> int:
+    """T = the start of the last `test_days` days, or of the last sixth of the time span."""
     if len(purchases) == 0:
         raise ValueError("no purchases to split")
     t0, t1 = int(purchases.ordered_at.min()), int(purchases.ordered_at.max())
+    if test_days is not None:
+        if test_days <= 0:
+            raise ValueError(f"test_days must be positive, not {test_days}")
+        return t1 - int(test_days * DAY)
+    return t1 - (t1 - t0) // 6
+
+
+def time_split(
+    purchases: Purchases,
+    cutoff: int | None = None,
+    value: str = "log1p",
+    *,
+    test_days: float | None = None,
+) -> tuple[Split, int]:
+    """Train on lines before T; test each known customer on known SKUs first bought after T.
+
+    "Known" means at least one interaction before T. A SKU is new to a customer if no line
+    before T bought it (a purchase later cancelled still counts as bought).
+    """
     if cutoff is None:
-        cutoff = t1 - (t1 - t0) // 6
+        cutoff = default_cutoff(purchases, test_days)
     before = purchases.select(purchases.ordered_at < cutoff)
     after = purchases.select(purchases.ordered_at >= cutoff)
-    train = before.to_interactions(value=value)
-    test = after.to_interactions(value="binary", user_ids=train.user_ids, item_ids=train.item_ids)
-    # Only SKUs new to the customer count: a repeat of a known purchase is not a discovery.
-    new = test.matrix - test.matrix.multiply(train.matrix.astype(bool))
-    new = sp.csr_matrix(new)
+    if len(before) == 0 or len(after) == 0:
+        raise ValueError("the cut-off leaves no purchases on one side: choose another date")
+    full = before.to_interactions(value=value)
+    users = full.user_ids[np.diff(full.matrix.indptr) > 0]
+    items = full.item_ids[np.diff(full.matrix.tocsc().indptr) > 0]
+    train = before.to_interactions(value=value, user_ids=users, item_ids=items)
+    bought = before.select(before.qty > 0).to_interactions("binary", users, items).matrix
+    test = after.to_interactions("binary", users, items).matrix
+    new = sp.csr_matrix(test - test.multiply(bought))
     new.eliminate_zeros()
-    users, items = [], []
-    counts = np.diff(train.matrix.indptr)
-    for u in range(new.shape[0]):
-        cols = new.indices[new.indptr[u] : new.indptr[u + 1]]
-        if len(cols) and counts[u] > 0:
-            users.append(u)
-            items.append(np.sort(cols).astype(np.int64))
-    return Split(train, np.array(users, dtype=np.int64), items), cutoff
+    tested = np.flatnonzero(np.diff(new.indptr) > 0)
+    held = [np.sort(new.indices[new.indptr[u] : new.indptr[u + 1]]).astype(np.int64)
+            for u in tested]
+    return Split(train, tested.astype(np.int64), held), int(cutoff)

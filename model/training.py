@@ -1,18 +1,23 @@
-"""One DMF training epoch: observed entries plus sampled negatives, shuffled, mini-batch Adam.
+"""DMF training: observed entries plus sampled negatives, shuffled, mini-batch Adam.
 
 Each batch runs the towers once per distinct customer and SKU in it (not once per sample):
-popular SKUs and heavy buyers appear many times in a batch, and their bags are the costly part.
+popular SKUs and heavy buyers appear many times in a batch, and their bags are the costly
+part. On small catalogs a batch touches nearly every row and column, so a step costs about
+one pass over the matrix whatever the batch size: large batches are what make CPU training
+fast.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import scipy.sparse as sp
 import torch
+from torch.nn import functional as F
 
-from model.bags import gather_bags
+from model.dmf import DMFNetwork, gather_bags
 from model.losses import cosine, cross_entropy, targets
-from model.network import DMFNetwork
 from model.sampling import sample_negatives
 
 
@@ -29,6 +34,59 @@ def epoch_samples(
     return users[order], items[order], values[order]
 
 
+def batch_predictions(
+    net: DMFNetwork,
+    rows: sp.csr_matrix,
+    cols: sp.csr_matrix,
+    users: np.ndarray,
+    items: np.ndarray,
+    values: np.ndarray,
+    device: torch.device,
+    leave_target_out: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(cosines, interaction values) of a batch, in an order of its own.
+
+    `rows` is the user x item CSR, `cols` its transpose as CSR. The towers run once per
+    distinct customer and SKU; negatives are scored from those vectors. With
+    `leave_target_out`, an observed entry (i, j) is predicted from customer i's row without j
+    and SKU j's column without i, as at serving time, where the SKU to find is not in the row
+    yet (otherwise the towers learn to spot j in i's row, which never happens when it
+    matters). The first layer is linear, so that is one subtraction per positive, and only
+    positives need their own pass through the ReLU layers.
+    """
+    uniq_u, inv_u = np.unique(users, return_inverse=True)
+    uniq_i, inv_i = np.unique(items, return_inverse=True)
+    inv_u, inv_i = inv_u.reshape(-1), inv_i.reshape(-1)
+    ut, it = net.user_tower, net.item_tower
+    bags_u = gather_bags(rows, uniq_u, device)
+    bags_i = gather_bags(cols, uniq_i, device)
+    hu = ut.first_sum(bags_u)
+    hi = it.first_sum(bags_i)
+    p_all = ut.mlp(ut.scale(hu, bags_u.counts))
+    q_all = it.mlp(it.scale(hi, bags_i.counts))
+    if leave_target_out:
+        pos = np.flatnonzero(values)  # observed entries; sampled negatives are 0
+        neg = np.flatnonzero(values == 0)
+    else:
+        pos, neg = np.zeros(0, dtype=np.int64), np.arange(len(values))
+
+    def index(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64)).to(device)
+
+    preds = [cosine(p_all[index(inv_u[neg])], q_all[index(inv_i[neg])])]
+    truth = [torch.from_numpy(values[neg]).to(device)]
+    if len(pos):
+        pos_u, pos_i = index(inv_u[pos]), index(inv_i[pos])
+        share = torch.from_numpy(values[pos]).to(device)[:, None]
+        hu_pos = hu[pos_u] - share * F.embedding(index(items[pos]), ut.first.weight)
+        hi_pos = hi[pos_i] - share * F.embedding(index(users[pos]), it.first.weight)
+        p_pos = ut.mlp(ut.scale(hu_pos, bags_u.counts[pos_u] - 1.0))
+        q_pos = it.mlp(it.scale(hi_pos, bags_i.counts[pos_i] - 1.0))
+        preds.append(cosine(p_pos, q_pos))
+        truth.append(share[:, 0])
+    return torch.cat(preds), torch.cat(truth)
+
+
 def train_batch(
     net: DMFNetwork,
     optimizer: torch.optim.Optimizer,
@@ -42,29 +100,20 @@ def train_batch(
     device: torch.device,
     leave_target_out: bool = True,
 ) -> float:
-    """One optimizer step; `rows` is the user x item CSR, `cols` its transpose as CSR.
-
-    With `leave_target_out`, an observed entry (i, j) is predicted from customer i's row
-    without j and SKU j's column without i, as at serving time, where the SKU to find is not
-    in the row yet. The first layer is linear, so that is one subtraction per sample.
-    """
-    uniq_u, inv_u = np.unique(users, return_inverse=True)
-    uniq_i, inv_i = np.unique(items, return_inverse=True)
-    users_t = torch.from_numpy(users).to(device)
-    items_t = torch.from_numpy(items).to(device)
-    values_t = torch.from_numpy(values).to(device)
-    hu = net.user_tower.first_layer(*gather_bags(rows, uniq_u, device))
-    hi = net.item_tower.first_layer(*gather_bags(cols, uniq_i, device))
-    hu = hu[torch.from_numpy(inv_u).to(device)]
-    hi = hi[torch.from_numpy(inv_i).to(device)]
-    if leave_target_out:
-        share = values_t[:, None]
-        hu = hu - share * net.user_tower.first.weight[items_t]
-        hi = hi - share * net.item_tower.first.weight[users_t]
-    pred = cosine(net.user_tower.mlp(hu), net.item_tower.mlp(hi))
-    target = targets(values_t, loss_kind, max_rating)
-    loss = cross_entropy(pred, target)
+    """One optimizer step on a batch of (user, item, value) samples; returns the loss."""
+    pred, values_t = batch_predictions(
+        net, rows, cols, users, items, values, device, leave_target_out
+    )
+    loss = cross_entropy(pred, targets(values_t, loss_kind, max_rating))
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
     return float(loss.detach())
+
+
+def cosine_lr(base: float, step: int, total: int, floor: float = 0.05) -> float:
+    """Cosine decay from `base` to `floor * base` over `total` steps."""
+    if total <= 1:
+        return base
+    frac = min(step / (total - 1), 1.0)
+    return base * (floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * frac)))

@@ -1,59 +1,102 @@
-"""Fold-in and growth: what the live loop relies on."""
+"""Fold-in, growth and fine-tuning: what the live loop relies on."""
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
+import torch
 
 from model.recommender import DMF
-from tests.test_dmf import FAST, two_groups
+from tests.test_dmf import FAST, fresh, small_model
 
 
-def test_fold_in_equals_scoring_the_updated_row_and_trains_nothing():
-    m = two_groups()
-    model = DMF(**FAST).fit(m, progress=False)
-    before = {k: v.clone() for k, v in model.net.state_dict().items()}
-    row = m[0].tolil()
-    row[0, 25] = 1.0  # customer 0 buys from the other group
-    row = sp.csr_matrix(row)
-    vector, items, scores = model.fold_in(row, n=5)
-    expected = model.score(np.array([0]), sp.vstack([row, m[1:]]).tocsr())[0]
+@pytest.fixture
+def trained() -> DMF:
+    return small_model()
+
+
+def with_purchase(m: sp.csr_matrix, user: int, item: int, value: float = 1.0) -> sp.csr_matrix:
+    out = m.tolil()
+    out[user, item] = value
+    return sp.csr_matrix(out)
+
+
+def test_fold_in_equals_scoring_the_updated_row_and_trains_nothing(trained):
+    m = trained.matrix
+    before = {k: v.clone() for k, v in trained.net.state_dict().items()}
+    history = list(trained.history)
+    updated = with_purchase(m, 0, 25)  # customer 0 buys from the other group
+    row = updated[0]
+    vector, items, scores = trained.fold_in(row, n=5)
+    expected = trained.score(np.array([0]), updated)[0]
     expected[row.indices] = -np.inf
-    np.testing.assert_allclose(scores, np.sort(expected)[::-1][:5], rtol=1e-5)
+    order = np.argsort(-expected, kind="stable")[:5]
+    np.testing.assert_allclose(scores, expected[order], rtol=1e-5)
     assert 25 not in items.tolist()
-    for k, v in model.net.state_dict().items():
-        assert (v == before[k]).all(), k
-    assert vector.shape == (16,)
+    assert vector.shape == (16,) and np.isclose(np.linalg.norm(vector), 1.0)
+    np.testing.assert_allclose(scores, vector @ trained.item_vectors().numpy()[items].T,
+                               rtol=1e-5)
+    # Nothing was trained and the stored matrix is untouched.
+    for k, v in trained.net.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    assert trained.history == history
+    assert trained.matrix[0, 25] == 0
+    # recommend(row=...) is the same fold-in.
+    rec_items, rec_scores = trained.recommend(0, n=5, row=row)
+    np.testing.assert_array_equal(rec_items, items)
+    np.testing.assert_array_equal(rec_scores, scores)
 
 
-def test_a_brand_new_customer_gets_recommendations_from_their_first_order():
-    m = two_groups()
-    model = DMF(**{**FAST, "epochs": 25}).fit(m, progress=False)
+def test_fold_in_of_an_unchanged_row_is_the_stored_customer(trained):
+    _, items, scores = trained.fold_in(trained.matrix[7], n=6, exclude=[0, 1])
+    stored_items, stored_scores = trained.recommend(7, n=6, exclude=[0, 1])
+    np.testing.assert_array_equal(items, stored_items)
+    np.testing.assert_array_equal(scores, stored_scores)
+
+
+def test_a_brand_new_customer_gets_recommendations_from_their_first_order(trained):
     row = sp.csr_matrix((np.ones(2), ([0, 0], [21, 22])), shape=(1, 40))
-    _, items, _ = model.fold_in(row, n=5)
+    _, items, _ = trained.fold_in(row, n=5)
+    assert {21, 22}.isdisjoint(items.tolist())
     assert np.mean(items >= 20) >= 0.8  # a group-B order brings group-B SKUs
+    # An empty row still gets a (popularity-like) list, not NaN.
+    _, items, scores = trained.fold_in(sp.csr_matrix((1, 40)), n=5)
+    assert len(items) == 5 and np.all(np.isfinite(scores))
 
 
-def test_growth_keeps_every_existing_score():
-    m = two_groups()
-    model = DMF(**FAST).fit(m, progress=False)
+def test_growth_keeps_every_existing_score_bit_for_bit(trained):
+    model = fresh(trained)
     before = model.score(np.arange(60))
+    before_items = model.item_vectors().clone()
     model.add_items(3)
     model.add_users(2)
     assert (model.n_users, model.n_items) == (62, 43)
+    assert model.net.user_tower.first.num_embeddings == 43
+    assert model.net.item_tower.first.num_embeddings == 62
     after = model.score(np.arange(60))
     np.testing.assert_array_equal(after[:, :40], before)
-    # The new customers can now buy, including the new SKUs.
-    grown = model.matrix.tolil()
-    grown[60, 41] = 1.0
-    grown[60, 2] = 1.0
-    model.set_matrix(sp.csr_matrix(grown))
+    assert torch.equal(model.item_vectors()[:40], before_items)
+    # The new customers can buy, including the new SKUs, and get lists at once.
+    model.update_matrix(with_purchase(with_purchase(model.matrix, 60, 41), 60, 2))
     items, _ = model.recommend(60, n=5)
     assert not {41, 2} & set(items.tolist())
+    # The grown model still trains.
+    model.train_epochs(1, progress=False)
+    assert np.isfinite(model.history[-1]["loss"])
 
 
-def test_fine_tuning_continues_from_the_current_weights():
-    m = two_groups()
-    model = DMF(**FAST).fit(m, progress=False)
+def test_update_matrix_refuses_a_shape_the_model_was_not_grown_to(trained):
+    model = fresh(trained)
+    with pytest.raises(ValueError, match="grow it first"):
+        model.update_matrix(sp.csr_matrix((61, 40)))
+
+
+def test_fine_tuning_continues_from_the_current_weights(trained):
+    model = fresh(trained)
     loss = model.history[-1]["loss"]
     model.train_epochs(3, progress=False, seed_offset=1)
     assert len(model.history) == FAST["epochs"] + 3
-    assert model.history[-1]["loss"] <= loss * 1.05
+    assert model.history[-1]["epoch"] == FAST["epochs"] + 3
+    assert model.history[-1]["loss"] <= loss * 1.2
+    # A fine-tuned model keeps the planted structure.
+    items, _ = model.recommend(0, n=5)
+    assert np.mean(items < 20) >= 0.8

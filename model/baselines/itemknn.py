@@ -1,4 +1,9 @@
-"""Item-KNN: cosine similarity between SKUs' buyer columns, top-k neighbours kept, score = X S."""
+"""Item-KNN: cosine similarity between SKUs' buyer columns, top-k neighbours kept, score = X S.
+
+Similarities use the matrix values (log1p quantity by default); k = 100 neighbours (50-200
+were within noise on ML-100K and Online Retail). Sparse throughout: S has at most k entries
+per column.
+"""
 
 from __future__ import annotations
 
@@ -10,37 +15,37 @@ class ItemKNN:
     name = "ItemKNN"
 
     def __init__(self, neighbours: int = 100) -> None:
+        if neighbours < 1:
+            raise ValueError(f"ItemKNN needs at least one neighbour, not {neighbours}")
         self.neighbours = neighbours
 
     def fit(self, matrix: sp.csr_matrix) -> ItemKNN:
         x = sp.csr_matrix(matrix, dtype=np.float32)
         norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=0)).ravel())
         norms[norms == 0] = 1.0
-        xn = x @ sp.diags(1.0 / norms)
-        sim = (xn.T @ xn).tocsr()
+        xn = sp.csr_matrix(x @ sp.diags(1.0 / norms))
+        sim = sp.csr_matrix(xn.T @ xn)
         sim.setdiag(0)
         sim.eliminate_zeros()
-        self.similarity = _keep_top_k(sim, self.neighbours)
+        self.similarity = keep_top_k(sim, self.neighbours)
         self.matrix = x
         return self
 
     def score(self, users: np.ndarray) -> np.ndarray:
-        return np.asarray((self.matrix[users] @ self.similarity).todense(), dtype=np.float32)
+        return (self.matrix[users] @ self.similarity).toarray().astype(np.float32)
 
 
-def _keep_top_k(sim: sp.csr_matrix, k: int) -> sp.csr_matrix:
+def keep_top_k(sim: sp.spmatrix, k: int) -> sp.csr_matrix:
     """Keep each column's k largest similarities (the neighbours that vote for that SKU)."""
-    sim = sim.tocsc()
-    data, indices, indptr = [], [], [0]
+    sim = sp.csc_matrix(sim)
+    keep = np.zeros(sim.nnz, dtype=bool)
     for j in range(sim.shape[1]):
         s, e = sim.indptr[j], sim.indptr[j + 1]
-        vals, rows = sim.data[s:e], sim.indices[s:e]
-        if len(vals) > k:
-            keep = np.argpartition(-vals, k)[:k]
-            vals, rows = vals[keep], rows[keep]
-        data.append(vals)
-        indices.append(rows)
-        indptr.append(indptr[-1] + len(vals))
-    return sp.csc_matrix(
-        (np.concatenate(data), np.concatenate(indices), np.array(indptr)), shape=sim.shape
-    ).tocsr()
+        if e - s <= k:
+            keep[s:e] = True
+        else:
+            keep[s + np.argpartition(-sim.data[s:e], k - 1)[:k]] = True
+    cols = np.repeat(np.arange(sim.shape[1]), np.diff(sim.indptr))
+    return sp.csr_matrix(
+        (sim.data[keep], (sim.indices[keep], cols[keep])), shape=sim.shape, dtype=np.float32
+    )

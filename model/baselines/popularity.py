@@ -10,7 +10,8 @@ class ItemPop:
     name = "ItemPop"
 
     def fit(self, matrix: sp.csr_matrix) -> ItemPop:
-        self.counts = np.asarray((matrix > 0).sum(axis=0), dtype=np.float32).ravel()
+        """Popularity = number of distinct buyers (not quantity: one wholesaler is one vote)."""
+        self.counts = np.asarray((sp.csr_matrix(matrix) > 0).sum(axis=0), dtype=np.float32).ravel()
         return self
 
     def score(self, users: np.ndarray) -> np.ndarray:

@@ -24,6 +24,11 @@ def synthetic_shop(
     seed: int = 0,
     start: int = 1_700_000_000,
 ) -> Purchases:
+    """Purchase lines of `n_customers` over `n_skus` (about `purchases_per_customer` each)."""
+    if min(n_customers, n_skus, n_groups, purchases_per_customer, days) < 1:
+        raise ValueError("synthetic_shop needs positive sizes")
+    if n_skus < n_groups:
+        raise ValueError(f"n_skus ({n_skus}) must be at least n_groups ({n_groups})")
     rng = np.random.default_rng(seed)
     groups = rng.integers(0, n_groups, size=n_customers)
     sku_group = np.arange(n_skus) % n_groups
