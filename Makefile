@@ -17,8 +17,12 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 
 venv: $(VENV)/.installed
 
+# Until `dmfrec demo` (issue #5) exists: train and evaluate DMF against the baselines on the
+# built-in synthetic shop, then print recommendations from the trained model.
 demo: venv
-	$(BIN)/dmfrec demo
+	$(BIN)/dmfrec evaluate --format synthetic --protocol time
+	$(BIN)/dmfrec train --format synthetic --out var/models/demo
+	$(BIN)/dmfrec recommend --model var/models/demo --customer c00001 -n 10
 
 test: venv
 	$(BIN)/ruff check .
