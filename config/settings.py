@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     train_visibility_timeout_s: int = 12 * 3600  # broker redelivers unacked tasks after this
     train_epochs: int = 0  # nightly retrain epochs (0: the model's default)
     fine_tune_epochs: int = 3  # epochs of each fine-tuning run on the active model
+    fine_tune_after_events: int = 500  # fine-tune once this many events were applied (0: off)
+    fine_tune_after_minutes: int = 240  # ...or this long after the last run, if any came (0: off)
+    gate_holdout_days: int = 7  # nightly candidates are judged on the last days' purchases
+    gate_tolerance: float = 0.05  # promoted unless Recall@top_n < active x (1 - tolerance)
 
     @property
     def webhook_secret_list(self) -> list[str]:

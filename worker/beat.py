@@ -28,9 +28,10 @@ SCHEDULE = {
         "schedule": crontab(hour=3, minute=0),
         "options": {"expires": 6 * 3600},
     },
-    "fine-tune": {
-        "task": "worker.tasks.fine_tune",
-        "schedule": crontab(hour="9-21/4", minute=30),
-        "options": {"expires": 2 * 3600},
+    # Cheap check on the ingest queue; it enqueues a fine-tune (train queue) when one is due
+    # (DMFREC_FINE_TUNE_AFTER_EVENTS / _MINUTES). Ingestion also enqueues one on the count.
+    "maybe-fine-tune": {
+        "task": "worker.tasks.maybe_fine_tune",
+        "schedule": timedelta(seconds=60),
     },
 }

@@ -11,7 +11,7 @@ import sqlalchemy.exc
 from celery import Task
 
 from webhook import logs
-from worker import live
+from worker import live, triggers
 from worker.celery_app import app
 from worker.runtime import runtime
 
@@ -36,7 +36,34 @@ RETRY = {
 def ingest_event(self: Task, event_id: str) -> dict:
     """Ingest one recorded webhook event and refresh the customers it touched."""
     logs.reset(event_id=event_id, task_id=self.request.id, retries=self.request.retries)
-    return live.process_event(runtime(), event_id)
+    rt = runtime()
+    summary = live.process_event(rt, event_id)
+    if summary["outcome"] == "applied":
+        after = rt.settings.fine_tune_after_events
+        if triggers.count_event(rt.redis) >= after > 0:
+            _enqueue_fine_tune(rt)
+    return summary
+
+
+def _enqueue_fine_tune(rt) -> bool:
+    """Send one fine-tune (if none is queued or running already)."""
+    ttl = max(rt.settings.fine_tune_after_minutes * 60, 3600)
+    if not triggers.claim(rt.redis, ttl):
+        return False
+    fine_tune.apply_async(kwargs={"if_needed": True})
+    return True
+
+
+@app.task(name="worker.tasks.maybe_fine_tune", bind=True, **RETRY)
+def maybe_fine_tune(self: Task) -> bool:
+    """Periodic: fine-tune when enough events came, or the last run is old enough."""
+    logs.reset(task_id=self.request.id)
+    rt = runtime()
+    s = rt.settings
+    if triggers.due(rt.redis, after_events=s.fine_tune_after_events,
+                    after_minutes=s.fine_tune_after_minutes):
+        return _enqueue_fine_tune(rt)
+    return False
 
 
 @app.task(name="worker.tasks.enqueue_pending", bind=True, **RETRY)
@@ -79,9 +106,9 @@ def nightly_retrain(self: Task) -> dict:
 
 
 @app.task(name="worker.tasks.fine_tune", bind=True, **RETRY)
-def fine_tune(self: Task) -> dict:
+def fine_tune(self: Task, if_needed: bool = False) -> dict:
     """A few epochs more for the active model on current data (towers grow for newcomers)."""
     from worker import training
 
     logs.reset(task_id=self.request.id)
-    return training.fine_tune(runtime())
+    return training.fine_tune(runtime(), if_needed=if_needed)

@@ -7,12 +7,18 @@ Both read the counted purchases of the training window from the database
 
 Fine-tuning keeps the active model's weights and index: customers and SKUs that appeared since
 get new first-layer rows (the towers grow), every row is refreshed from the database, and a few
-epochs adapt the weights. The nightly retrain starts over, so old drift cannot accumulate.
+epochs adapt the weights. The nightly retrain starts over, so old drift cannot accumulate; its
+candidate goes live only through the promotion gate (`worker.gate`).
+
+One training run at a time across every host: both hold a Redis lock (redis-py's `Lock`, a
+token checked on release) for the run; a second run finds it taken and returns at once.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -24,19 +30,43 @@ from storage.db import run_transaction
 from storage.ingestion import utcnow
 from storage.models import ModelVersion
 from storage.training_data import load_interactions
+from worker import gate, publish, triggers
 from worker.runtime import Runtime
 from worker.versions import publish_model_version
 
 log = logging.getLogger("dmfrec.worker")
+TRAIN_LOCK = f"{publish.PREFIX}:train:lock"
 
 
-def _data(rt: Runtime) -> Interactions:
-    return load_interactions(rt.engine, window_days=rt.settings.window_days,
-                             value=rt.settings.value_scheme, policy=rt.policy)
+@contextmanager
+def train_lock(rt: Runtime) -> Iterator[bool]:
+    """Yields whether this process holds the training lock (never waits for it).
+
+    Its timeout is the broker's visibility timeout: a run killed with the lock held frees it
+    no later than the broker would hand its task to another worker.
+    """
+    lock = rt.redis.lock(TRAIN_LOCK, timeout=rt.settings.train_visibility_timeout_s,
+                         blocking=False)
+    held = lock.acquire()
+    try:
+        yield held
+    finally:
+        if held:
+            lock.release()
+
+
+def _data(rt: Runtime, window_days: int | None = None,
+          until: datetime | None = None) -> Interactions:
+    days = rt.settings.window_days if window_days is None else window_days
+    return load_interactions(rt.engine, window_days=days, value=rt.settings.value_scheme,
+                             until=until, policy=rt.policy)
 
 
 def _save_register_publish(rt: Runtime, model, customers: list[str], skus: list[str],
-                           kind: str, parent: str | None = None) -> dict:
+                           kind: str, parent: str | None = None,
+                           verdict: gate.Verdict | None = None) -> dict:
+    """Save and register the model; publish it unless the gate rejected it."""
+    promote = verdict is None or verdict.promote
     version = new_version_id()
     model.version = version
     path = rt.model_path_for_new(version)
@@ -44,12 +74,13 @@ def _save_register_publish(rt: Runtime, model, customers: list[str], skus: list[
     model.save(path, metadata={
         "customer_ids": customers, "skus": skus, "kind": kind, "parent_version": parent,
         "window_days": rt.settings.window_days, "value_scheme": rt.settings.value_scheme,
-        "history": model.history,
+        "history": model.history, "gate": verdict.as_dict() if verdict else None,
     })
 
     def register(session) -> None:
         session.add(ModelVersion(
-            version=version, status="candidate", artifact_path=str(path),
+            version=version, status="candidate" if promote else "rejected",
+            artifact_path=str(path), metrics={"gate": verdict.as_dict()} if verdict else None,
             window_start=now - timedelta(days=rt.settings.window_days) if
             rt.settings.window_days > 0 else None,
             window_end=now, n_users=len(customers), n_items=len(skus),
@@ -59,22 +90,75 @@ def _save_register_publish(rt: Runtime, model, customers: list[str], skus: list[
 
     run_transaction(rt.engine, register)
     log.info("model trained", extra={"version": version, "kind": kind, "n_users": len(customers),
-                                     "n_items": len(skus), "nnz": int(model.matrix.nnz)})
-    return publish_model_version(rt, version)
+                                     "n_items": len(skus), "nnz": int(model.matrix.nnz),
+                                     "gate": verdict.as_dict() if verdict else None})
+    if not promote:
+        log.warning("candidate rejected by the promotion gate",
+                    extra={"version": version, "reason": verdict.reason})
+        return {"version": version, "status": "rejected", "gate": verdict.as_dict()}
+    summary = publish_model_version(rt, version)
+    return {**summary, "gate": verdict.as_dict()} if verdict else summary
 
 
 def nightly_retrain(rt: Runtime) -> dict:
-    """Train a new model from scratch on the window's purchases and publish it."""
+    """Train from scratch; publish the candidate only if the promotion gate lets it through."""
+    with train_lock(rt) as held:
+        if not held:
+            log.info("another training run holds the lock; skipped")
+            return {"status": "locked"}
+        seen = triggers.events_since_training(rt.redis)
+        summary = _retrain(rt)
+        triggers.training_done(rt.redis, seen)
+        return summary
+
+
+def _retrain(rt: Runtime) -> dict:
     from model.recommender import DMF
 
-    data = _data(rt)
-    if data.nnz == 0:
+    s = rt.settings
+    now = utcnow()
+    full = _data(rt, until=now)
+    if full.nnz == 0:
         log.warning("no purchases in the training window; nothing trained")
         return {"status": "no data"}
-    model = DMF(epochs=rt.settings.train_epochs) if rt.settings.train_epochs else DMF()
-    model.fit(data.matrix, progress=False)
-    return _save_register_publish(rt, model, [str(u) for u in data.user_ids.tolist()],
-                                  [str(s) for s in data.item_ids.tolist()], "retrain")
+    # Train on the window ending at the cutoff; judge on what was bought after it.
+    before, holdout = full, gate.make_holdout(full, full)  # empty: nothing is new
+    if s.gate_holdout_days > 0:
+        cutoff = now - timedelta(days=s.gate_holdout_days)
+        earlier = _data(rt, until=cutoff)
+        if earlier.nnz > 0:
+            before = earlier
+            holdout = gate.make_holdout(earlier, _data(rt, s.gate_holdout_days, until=now))
+    model = DMF(epochs=s.train_epochs) if s.train_epochs else DMF()
+    model.fit(before.matrix, progress=False)
+    customers = [str(u) for u in before.user_ids.tolist()]
+    skus = [str(x) for x in before.item_ids.tolist()]
+    active = rt.active_model()
+    metric = f"Recall@{s.top_n}"
+    verdict = gate.judge(
+        gate.recall_at_k(model, skus, holdout, s.top_n),
+        None if active is None else gate.recall_at_k(active.model, active.skus, holdout,
+                                                     s.top_n),
+        len(holdout), s.gate_tolerance, metric,
+    )
+    log.info("promotion gate", extra=verdict.as_dict())
+    # Serve on today's rows: customers and SKUs newer than the cutoff grow the towers.
+    customers, skus = _adopt(model, full, customers, skus)
+    return _save_register_publish(rt, model, customers, skus, "retrain",
+                                  verdict=verdict)
+
+
+def _adopt(model, data: Interactions, customers: list[str], skus: list[str]
+           ) -> tuple[list[str], list[str]]:
+    """Give `model` the rows of `data`, in its own order with newcomers appended (grown);
+    returns the grown customer and SKU orders."""
+    matrix, customers, skus = aligned_matrix(data, customers, skus)
+    if len(customers) > model.n_users:
+        model.add_users(len(customers) - model.n_users)
+    if len(skus) > model.n_items:
+        model.add_items(len(skus) - model.n_items)
+    model.set_matrix(matrix)
+    return customers, skus
 
 
 def aligned_matrix(data: Interactions, customers: list[str], skus: list[str]
@@ -102,24 +186,37 @@ def aligned_matrix(data: Interactions, customers: list[str], skus: list[str]
     return matrix, customers, skus
 
 
-def fine_tune(rt: Runtime) -> dict:
-    """A few more epochs for the active model on today's data; newcomers grow the towers."""
+def fine_tune(rt: Runtime, *, if_needed: bool = False) -> dict:
+    """A few more epochs for the active model on today's data; newcomers grow the towers.
+
+    `if_needed`: skip when no event was applied since the last training run (a trigger that
+    fired twice runs once).
+    """
+    with train_lock(rt) as held:
+        if not held:
+            log.info("another training run holds the lock; skipped")
+            return {"status": "locked"}
+        seen = triggers.events_since_training(rt.redis)
+        if if_needed and seen == 0:
+            return {"status": "not needed"}
+        if rt.active_model() is None:
+            log.info("no active model to fine-tune; retraining instead")
+            summary = _retrain(rt)
+        else:
+            summary = _fine_tune(rt)
+        triggers.training_done(rt.redis, seen)
+        return summary
+
+
+def _fine_tune(rt: Runtime) -> dict:
     loaded = rt.active_model()
-    if loaded is None:
-        log.info("no active model to fine-tune; retraining instead")
-        return nightly_retrain(rt)
     data = _data(rt)
     if data.nnz == 0:
         return {"status": "no data"}
     model = loaded.model
-    customers = list(loaded.customer_index)
-    matrix, customers, skus = aligned_matrix(data, customers, loaded.skus)
-    if len(customers) > model.n_users:
-        model.add_users(len(customers) - model.n_users)
-    if len(skus) > model.n_items:
-        model.add_items(len(skus) - model.n_items)
-    model.set_matrix(matrix)
+    customers, skus = _adopt(model, data, list(loaded.customer_index), loaded.skus)
     model.train_epochs(rt.settings.fine_tune_epochs, progress=False,
                        seed_offset=int(datetime.now().timestamp()) % 100_000)
     rt.forget_model()  # the cached model's weights changed: reload the published one next time
-    return _save_register_publish(rt, model, customers, skus, "fine-tune", loaded.version)
+    return _save_register_publish(rt, model, customers, skus, "fine-tune",
+                                  loaded.version)
