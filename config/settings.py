@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     popular_refresh_s: int = 60  # at most one popular-list recomputation per this many seconds
     pending_after_s: int = 60  # events still pending this long are enqueued again...
     resend_after_s: int = 900  # ...unless they were sent within this many seconds
+    pending_sweep_s: int = 60  # how often beat looks for pending events
     train_visibility_timeout_s: int = 12 * 3600  # broker redelivers unacked tasks after this
     train_epochs: int = 0  # nightly retrain epochs (0: the model's default)
     fine_tune_epochs: int = 3  # epochs of each fine-tuning run on the active model

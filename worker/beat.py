@@ -6,12 +6,22 @@ from datetime import timedelta
 
 from celery.schedules import crontab
 
+from config.settings import Settings
+
+
+def schedule(settings: Settings) -> dict:
+    """The beat schedule; the pending sweep's period is ``DMFREC_PENDING_SWEEP_S``."""
+    return {
+        # Events recorded while the broker was down (or whose task was lost) are handed over.
+        "enqueue-pending-events": {
+            "task": "worker.tasks.enqueue_pending",
+            "schedule": timedelta(seconds=settings.pending_sweep_s),
+        },
+        **SCHEDULE,
+    }
+
+
 SCHEDULE = {
-    # Events recorded while the broker was down (or whose task was lost) are handed over again.
-    "enqueue-pending-events": {
-        "task": "worker.tasks.enqueue_pending",
-        "schedule": timedelta(seconds=60),
-    },
     # Popular lists also follow cancels and refunds that arrive without new orders.
     "refresh-popular": {
         "task": "worker.tasks.refresh_popular",

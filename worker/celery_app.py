@@ -39,7 +39,7 @@ def make_celery(settings: Settings, main: str = "dmfrec", *, current: bool = Fal
     a webhook request milliseconds (the event is already recorded), not kombu's and redis-py's
     reconnection back-off (seconds).
     """
-    from worker.beat import SCHEDULE
+    from worker.beat import schedule
 
     celery = Celery(main, set_as_current=current)
     transport_options = {
@@ -67,7 +67,7 @@ def make_celery(settings: Settings, main: str = "dmfrec", *, current: bool = Fal
             Queue(TRAIN_QUEUE, Exchange(TRAIN_QUEUE), routing_key=TRAIN_QUEUE),
         ),
         task_routes=TASK_ROUTES,
-        beat_schedule=SCHEDULE,
+        beat_schedule=schedule(settings),
         timezone="UTC",
         worker_hijack_root_logger=False,
     )

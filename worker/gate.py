@@ -68,14 +68,16 @@ def make_holdout(before: Interactions, after: Interactions) -> Holdout:
     return Holdout(customers, sp.csr_matrix(rows), before_skus, targets)
 
 
-def recall_at_k(model, skus: list[str], holdout: Holdout, k: int, block: int = 1024) -> float:
-    """Mean over test customers of |top-k ∩ new SKUs| / min(k, |new SKUs|).
+def recall_at_k(model, skus: list[str], holdout: Holdout, k: int, block: int = 1024
+                ) -> float | None:
+    """Mean over test customers of |top-k ∩ new SKUs| / min(k, |new SKUs|); None without any
+    (never NaN: the figure is stored as JSON, where NaN is invalid).
 
     `model` ranks its own catalog (`skus`); the holdout's rows are re-indexed to it, SKUs it
     does not know being dropped (they have no weights).
     """
     if len(holdout) == 0:
-        return float("nan")
+        return None
     index = {s: j for j, s in enumerate(skus)}
     mapping = np.array([index.get(s, -1) for s in holdout.skus], dtype=np.int64)
     coo = holdout.rows.tocoo()
@@ -101,13 +103,13 @@ def recall_at_k(model, skus: list[str], holdout: Holdout, k: int, block: int = 1
     return total / len(holdout)
 
 
-def judge(candidate: float, active: float | None, n_customers: int, tolerance: float,
+def judge(candidate: float | None, active: float | None, n_customers: int, tolerance: float,
           metric: str) -> Verdict:
     """Promote when there is nothing to beat, or the candidate is within `tolerance` (relative)
     of the active model or better. With no test customers the active model stays."""
     if active is None:
         return Verdict(True, "no active model", metric, candidate, None, n_customers)
-    if n_customers == 0:
+    if n_customers == 0 or candidate is None:
         return Verdict(False, "no holdout purchases to judge by; the active model stays",
                        metric, None, active, 0)
     if candidate >= active * (1.0 - tolerance):

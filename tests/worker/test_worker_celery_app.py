@@ -14,7 +14,6 @@ import pytest
 
 from webhook import create_app, signing
 from worker import publish
-from worker.beat import SCHEDULE
 from worker.celery_app import INGEST_QUEUE, TASK_ROUTES, TRAIN_QUEUE, app
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,7 +27,8 @@ def test_configuration():
     assert conf.task_acks_late and conf.task_reject_on_worker_lost
     assert conf.task_serializer == "json" and conf.accept_content == ["json"]
     assert conf.broker_transport_options["visibility_timeout"] >= 6 * 3600
-    for entry in SCHEDULE.values():
+    assert len(conf.beat_schedule) == 5
+    for entry in conf.beat_schedule.values():
         assert entry["task"] in app.tasks
         assert TASK_ROUTES[entry["task"]]["queue"] in (INGEST_QUEUE, TRAIN_QUEUE)
     assert TASK_ROUTES["worker.tasks.ingest_event"]["queue"] == INGEST_QUEUE

@@ -73,6 +73,20 @@ def test_judge_rules():
     assert gate.judge(0.19, 0.2, 5, 0.05, "R").promote  # within 5%
     assert not gate.judge(0.18, 0.2, 5, 0.05, "R").promote
     assert gate.judge(0.3, 0.2, 5, 0.0, "R").promote
+    assert gate.judge(None, None, 0, 0.05, "R").promote  # a first model needs no holdout
+
+
+def test_retrain_without_holdout_stores_valid_json(rt, record, make_event, settings):
+    """Orders all inside the holdout: trained on everything, no figure (None, never NaN)."""
+    rt.settings = settings.model_copy(update={"train_epochs": 1})
+    for c in range(3):
+        live.process_event(rt, record(make_event(f"o{c}", entity_id=100 + c,
+                                                 customer_id=10 + c, lines={"S1": 1, "S2": 1})))
+    summary = training.nightly_retrain(rt)
+    assert summary["gate"]["candidate"] is None and summary["gate"]["promote"]
+    with rt.reading() as session:
+        stored = session.get(ModelVersion, 1).metrics
+    assert json.loads(json.dumps(stored, allow_nan=False)) == {"gate": summary["gate"]}
 
 
 def test_first_retrain_is_promoted_and_serves_holdout_newcomers(shop, r):

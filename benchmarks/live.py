@@ -1,0 +1,531 @@
+"""The live path under load, each figure beside its ceiling measured in the same run.
+
+1. Webhooks: accepted events/s, p50/p99 latency and non-2xx answers of our app
+   (``gunicorn 'webhook:create_app()'``, gunicorn.conf.py, WEB_CONCURRENCY=--workers) receiving
+   signed, distinct order events (unique webhook-id and event_id each, pre-signed into a file
+   that a wrk Lua script replays), against a bare Flask app under the same gunicorn config
+   that only checks the HMAC-SHA256 (`hmac.compare_digest`) and publishes one Celery message
+   to the same Redis broker (benchmarks/bare_apps.py).
+2. Storefront: requests/s and p50/p99 of ``GET /v1/customers/<id>/recommendations`` (a valid
+   per-customer token each, lists of an active model version in Redis), against a bare app
+   answering one Redis GET of the same list; wrk replays a shuffled file of customers+tokens.
+3. Freshness: p50/p95 from the POST to the customer's rewritten list in Redis (keyspace
+   notifications), at a steady --rate events/s (one paced keep-alive sender) for --seconds,
+   with a real Celery ingest worker (prefork, concurrency 2) folding events into an active
+   DMF model trained on a small synthetic shop; each event buys the first SKU of the
+   customer's current list, so the list must change. The ceiling: the bare app's message to
+   a bare Celery worker (same pool and concurrency) whose task is one Redis SET.
+
+Every run uses its own MariaDB database (``dmfrec_bench_live_*``, migrated with
+storage.schema, dropped at the end) and its own Redis db (--redis-db, flushed at start and
+end); every process it starts is stopped in ``finally``. Load runs on loopback on the same
+machine as the servers, so on a small machine the figures share its cores with wrk.
+
+    .venv/bin/python -m benchmarks.live [--seconds 20] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import redis as redis_lib
+import scipy.sparse as sp
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.engine import make_url
+
+from config.settings import Settings
+from storage import schema
+from storage.models import Event
+from webhook import signing, tokens
+from worker import publish
+from worker.runtime import Runtime
+
+REPO = Path(__file__).resolve().parent.parent
+LUA = REPO / "benchmarks" / "wrk" / "cycle.lua"
+WEBHOOK_PATH = "/v1/webhooks/magento/orders"
+BARE_PREFIX = "/bare"
+WEBHOOK_SECRET = "bench-live-webhook-secret"
+TOKEN_SECRET = "bench-live-token-secret"
+WEBHOOK_CAP_PER_S = 4000  # pre-signed events per second of load: more than either app takes
+
+
+# ---------------------------------------------------------------- processes
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL to the process group this benchmark started (its own session)."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=20)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)  # leftovers (workers, pool children) of this group
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=5)
+
+
+@contextlib.contextmanager
+def started(cmd: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        try:
+            yield proc
+        finally:
+            _stop(proc)
+
+
+def wait_healthy(base: str, proc: subprocess.Popen, log: Path, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            break
+        try:
+            with urllib.request.urlopen(base + "/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (OSError, urllib.error.URLError):
+            pass
+        time.sleep(0.2)
+    tail = log.read_text(errors="replace")[-3000:]
+    raise RuntimeError(f"server at {base} did not start:\n{tail}")
+
+
+@contextlib.contextmanager
+def gunicorn(app: str | None, env: dict, tmp: Path, name: str) -> Iterator[str]:
+    """Our app (app=None: gunicorn.conf.py's wsgi_app) or another one, same config file."""
+    port = _free_port()
+    prom = tmp / f"prom-{name}"
+    prom.mkdir()
+    cmd = [sys.executable, "-m", "gunicorn", "-c", str(REPO / "gunicorn.conf.py"),
+           "--bind", f"127.0.0.1:{port}"] + ([app] if app else [])
+    log = tmp / f"gunicorn-{name}.log"
+    with started(cmd, {**env, "PROMETHEUS_MULTIPROC_DIR": str(prom)}, log) as proc:
+        base = f"http://127.0.0.1:{port}"
+        wait_healthy(base, proc, log)
+        yield base
+
+
+@contextlib.contextmanager
+def celery_worker(app: str, queue: str, env: dict, tmp: Path, name: str
+                  ) -> Iterator[subprocess.Popen]:
+    cmd = [sys.executable, "-m", "celery", "-A", app, "worker", "-Q", queue, "-P", "prefork",
+           "-c", "2", "--loglevel", "WARNING", "--without-gossip", "--without-mingle",
+           "--without-heartbeat", "-n", f"{name}-{uuid.uuid4().hex[:6]}@%h"]
+    with started(cmd, env, tmp / f"celery-{name}.log") as proc:
+        yield proc
+
+
+# ---------------------------------------------------------------- data
+
+
+@contextlib.contextmanager
+def fresh_database(mysql_url: str) -> Iterator[str]:
+    server = create_engine(mysql_url, isolation_level="AUTOCOMMIT")
+    name = f"dmfrec_bench_live_{uuid.uuid4().hex[:8]}"
+    with server.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    try:
+        url = make_url(mysql_url).set(database=name).render_as_string(hide_password=False)
+        schema.upgrade(url)
+        yield url
+    finally:
+        with server.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
+        server.dispose()
+
+
+def train_and_publish(rt: Runtime, n_customers: int, n_skus: int, epochs: int
+                      ) -> tuple[str, list[str], list[str]]:
+    """A small DMF on a synthetic shop (customers "1".."N" as Magento ids), saved under
+    DMFREC_MODEL_DIR and published (every list, then the switch): the active version."""
+    from model.datasets.synthetic import synthetic_shop
+    from model.recommender import DMF
+
+    shop = synthetic_shop(n_customers=n_customers, n_skus=n_skus, seed=7)
+    customers = sorted({str(int(c[1:]) + 1) for c in shop.customer_id}, key=int)
+    skus = sorted(set(shop.sku))
+    c_index = {c: k for k, c in enumerate(customers)}
+    s_index = {s: k for k, s in enumerate(skus)}
+    rows = [c_index[str(int(c[1:]) + 1)] for c in shop.customer_id]
+    cols = [s_index[s] for s in shop.sku]
+    qty = sp.csr_matrix((shop.qty, (rows, cols)), shape=(len(customers), len(skus)))
+    matrix = qty.copy()
+    matrix.data = np.log1p(matrix.data).astype(np.float32)  # value scheme log1p (the default)
+    model = DMF(epochs=epochs, device="cpu")
+    model.fit(matrix.astype(np.float32), progress=False)
+    version = f"bench-{uuid.uuid4().hex[:10]}"
+    model.version = version
+    model.save(rt.model_path_for_new(version), metadata={
+        "customer_ids": customers, "skus": skus, "kind": "benchmark",
+        "value_scheme": rt.settings.value_scheme})
+    from worker.versions import publish_model_version
+
+    publish_model_version(rt, version)
+    return version, customers, skus
+
+
+def order_event(event_id: str, entity_id: int, customer_id: int, lines: dict[str, int]) -> dict:
+    """A snapshot event as our Magento module sends it (tests/worker/conftest.py make_event)."""
+    at = (datetime.now(UTC) - timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M:%S")
+    items = [{"item_id": entity_id * 100 + k, "sku": sku, "qty_ordered": qty, "qty_canceled": 0,
+              "price": 10, "row_total": 10 * qty} for k, (sku, qty) in enumerate(lines.items())]
+    return {"event_id": event_id,
+            "order": {"entity_id": entity_id, "increment_id": str(entity_id),
+                      "customer_id": customer_id, "customer_email": f"c{customer_id}@example.com",
+                      "customer_is_guest": False, "state": "processing", "created_at": at,
+                      "updated_at": at, "items": items},
+            "products": []}
+
+
+def write_webhook_requests(path: Path, n: int, skus: list[str], run: str) -> None:
+    """n distinct events (own webhook-id, event_id, order), each signed now."""
+    rng = random.Random(1)
+    with path.open("w") as out:
+        for k in range(n):
+            lines = {sku: rng.randint(1, 3) for sku in rng.sample(skus, 2)}
+            event = order_event(f"bench-{run}-{k}", 1_000_000 + k, 500_000 + k, lines)
+            body = json.dumps(event, separators=(",", ":")).encode()
+            headers = {"Content-Type": "application/json",
+                       **signing.signed_headers(WEBHOOK_SECRET, body,
+                                                msg_id=f"msg_{run}_{k}")}
+            fields = ["POST", WEBHOOK_PATH, body.decode()]
+            for name, value in headers.items():
+                fields += [name, value]
+            out.write("\t".join(fields) + "\n")
+
+
+def write_storefront_requests(path: Path, customers: list[str]) -> None:
+    order = list(customers)
+    random.Random(2).shuffle(order)
+    with path.open("w") as out:
+        for c in order:
+            token = tokens.mint(TOKEN_SECRET, c, ttl_s=1800)
+            out.write(f"GET\t/v1/customers/{c}/recommendations\t\t"
+                      f"Authorization\tBearer {token}\n")
+
+
+# ---------------------------------------------------------------- load
+
+
+def run_wrk(base: str, requests_file: Path, prefix: str, seconds: int, connections: int,
+            threads: int) -> dict:
+    cmd = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s",
+           "--timeout", "10s", "-s", str(LUA), base, "--", str(requests_file), prefix,
+           str(threads)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 180,
+                          check=False)
+    line = next((x for x in done.stdout.splitlines() if x.startswith("WRKJSON ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk failed ({done.returncode}): {done.stdout}\n{done.stderr}")
+    result = json.loads(line[len("WRKJSON "):])
+    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    result["ok"] = sum(v for k, v in result["statuses"].items() if k.startswith("2"))
+    result["non_2xx"] = sum(v for k, v in result["statuses"].items() if not k.startswith("2"))
+    result["socket_errors"] = sum(result[k] for k in ("connect_errors", "read_errors",
+                                                      "write_errors", "timeouts"))
+    return result
+
+
+class Arrivals:
+    """First SET of each watched key, from Redis keyspace notifications (monotonic seconds)."""
+
+    def __init__(self, r: redis_lib.Redis, db: int, patterns: list[str]) -> None:
+        self.times: dict[str, float] = {}
+        self.prefix = f"__keyspace@{db}__:"
+        self.pubsub = r.pubsub(ignore_subscribe_messages=True)
+        self.pubsub.psubscribe(**{self.prefix + p: self._on_message for p in patterns})
+        self.thread = self.pubsub.run_in_thread(sleep_time=0.01, daemon=True)
+
+    def _on_message(self, message: dict) -> None:
+        now = time.monotonic()
+        channel, data = message["channel"], message["data"]
+        channel = channel.decode() if isinstance(channel, bytes) else channel
+        data = data.decode() if isinstance(data, bytes) else data
+        if data == "set":
+            self.times.setdefault(channel[len(self.prefix):], now)
+
+    def wait(self, keys: list[str], timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and any(k not in self.times for k in keys):
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        self.thread.stop()
+        self.thread.join(timeout=5)
+        self.pubsub.close()
+
+
+def paced_posts(base: str, path: str, events: list[tuple[str, str, bytes]], rate: float
+                ) -> tuple[dict[str, float], list[int], float]:
+    """POST each (watch key, webhook id, body) at a steady rate on one keep-alive connection;
+    returns send times by watch key, the statuses, and the achieved rate."""
+    host, port = base.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    sent: dict[str, float] = {}
+    statuses: list[int] = []
+    interval = 1.0 / rate
+    start = time.monotonic()
+    for k, (key, msg_id, body) in enumerate(events):
+        delay = start + k * interval - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        headers = {"Content-Type": "application/json",
+                   **signing.signed_headers(WEBHOOK_SECRET, body, msg_id=msg_id)}
+        for attempt in (1, 2):
+            sent[key] = time.monotonic()
+            try:
+                conn.request("POST", path, body, headers)
+                response = conn.getresponse()
+                response.read()
+                statuses.append(response.status)
+                break
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = http.client.HTTPConnection(host, int(port), timeout=10)
+                if attempt == 2:
+                    statuses.append(0)
+    elapsed = time.monotonic() - start
+    conn.close()
+    return sent, statuses, len(events) / elapsed if elapsed > 0 else float("nan")
+
+
+def freshness(base: str, path: str, arrivals: Arrivals, events: list[tuple[str, str, bytes]],
+              warmup: list[tuple[str, str, bytes]], rate: float) -> dict:
+    """Warm up (model loads in each pool child), then the paced run; latencies in ms."""
+    _, warm_statuses, _ = paced_posts(base, path, warmup, rate)
+    arrivals.wait([k for k, _, _ in warmup], 120)
+    sent, statuses, achieved = paced_posts(base, path, events, rate)
+    keys = [k for k, _, _ in events]
+    arrivals.wait(keys, 60)
+    latencies = sorted((arrivals.times[k] - sent[k]) * 1000 for k in keys if k in arrivals.times)
+    q = statistics.quantiles(latencies, n=100, method="inclusive") if len(latencies) > 1 else []
+    return {"events": len(events), "arrived": len(latencies), "rate": achieved,
+            "p50": q[49] if q else float("nan"), "p95": q[94] if q else float("nan"),
+            "max": latencies[-1] if latencies else float("nan"),
+            "non_2xx": sum(1 for s in statuses if not 200 <= s < 300),
+            "warmup_arrived": sum(1 for k, _, _ in warmup if k in arrivals.times),
+            "warmup_non_2xx": sum(1 for s in warm_statuses if not 200 <= s < 300)}
+
+
+def warm(base: str, paths: list[str]) -> None:
+    for p in paths:
+        for _ in range(10):
+            with contextlib.suppress(OSError, urllib.error.URLError):
+                urllib.request.urlopen(base + p, timeout=5).read()
+
+
+# ---------------------------------------------------------------- report
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return f"{model}, {os.cpu_count()} logical cores ({os.uname().nodename})"
+
+
+def _ratio(ours: float, bare: float) -> str:
+    return f"{100 * ours / bare:.0f} %" if bare else "-"
+
+
+def report(args: argparse.Namespace, wh: dict, sf: dict, fr: dict) -> str:
+    def ms(us: float) -> str:
+        return f"{us / 1000:.1f}"
+
+    def hook(r: dict) -> str:
+        return f"{r['non_2xx']} of {r['requests']} (socket errors {r['socket_errors']})"
+
+    o, b = wh["ours"], wh["bare"]
+    so, sb = sf["ours"], sf["bare"]
+    fo, fb = fr["ours"], fr["bare"]
+    def accepted(r: dict) -> float:
+        return r["statuses"].get("202", 0) / (r["duration_us"] / 1e6)
+
+    rows = [
+        ("Webhook accepted events/s (202)", f"{accepted(o):.0f}", f"{accepted(b):.0f}",
+         _ratio(accepted(o), accepted(b))),
+        ("Webhook latency p50 / p99 (ms)", f"{ms(o['p50_us'])} / {ms(o['p99_us'])}",
+         f"{ms(b['p50_us'])} / {ms(b['p99_us'])}", ""),
+        ("Webhook non-2xx answers", hook(o), hook(b), ""),
+        ("Storefront top-N requests/s", f"{so['rps']:.0f}", f"{sb['rps']:.0f}",
+         _ratio(so["rps"], sb["rps"])),
+        ("Storefront latency p50 / p99 (ms)", f"{ms(so['p50_us'])} / {ms(so['p99_us'])}",
+         f"{ms(sb['p50_us'])} / {ms(sb['p99_us'])}", ""),
+        ("Storefront non-2xx answers", hook(so), hook(sb), ""),
+        (f"Freshness p50 / p95 (ms), {args.rate:g} events/s",
+         f"{fo['p50']:.0f} / {fo['p95']:.0f}", f"{fb['p50']:.0f} / {fb['p95']:.0f}", ""),
+        ("Freshness max (ms); arrived / sent; sent rate",
+         f"{fo['max']:.0f}; {fo['arrived']} / {fo['events']}; {fo['rate']:.1f}/s",
+         f"{fb['max']:.0f}; {fb['arrived']} / {fb['events']}; {fb['rate']:.1f}/s", ""),
+    ]
+    out = [f"machine: {machine()}",
+           f"settings: --seconds {args.seconds} --workers {args.workers} "
+           f"(gunicorn gthread, {os.environ.get('DMFREC_WEB_THREADS', '4')} threads each), "
+           f"wrk -t {args.wrk_threads} -c {args.connections} on loopback; "
+           f"model: {fr['model']}",
+           "",
+           "| measure | dmfrec | ceiling (bare app) | dmfrec / ceiling |",
+           "|---|---:|---:|---:|"]
+    out += [f"| {a} | {b_} | {c} | {d} |" for a, b_, c, d in rows]
+    out += ["",
+            f"Webhook ceiling: HMAC check + one Celery send_task. Storefront ceiling: one Redis "
+            f"GET. Freshness ceiling: bare app -> Celery -> bare worker (prefork, 2) -> one SET. "
+            f"Freshness lists that changed (first SKU bought, so excluded): "
+            f"{fr['changed']} of {fo['events']}; our warm-up: {fo['warmup_arrived']} arrived; "
+            f"webhook events pre-signed: {wh['presigned']}, replays (wraps) ours/bare: "
+            f"{o['wraps']}/{b['wraps']}; our 202s: {o['statuses'].get('202', 0)}, events "
+            f"recorded in the database: {wh['recorded']} (up to --connections more: requests "
+            f"in flight when wrk stopped are recorded but not counted)."]
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------- main
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=int, default=20, help="load per phase (at most 30)")
+    ap.add_argument("--workers", type=int, default=2, help="gunicorn workers (WEB_CONCURRENCY)")
+    ap.add_argument("--connections", type=int, default=16, help="wrk connections")
+    ap.add_argument("--wrk-threads", type=int, default=1)
+    ap.add_argument("--rate", type=float, default=50.0, help="freshness events per second")
+    ap.add_argument("--customers", type=int, default=3000, help="synthetic shop customers")
+    ap.add_argument("--skus", type=int, default=400, help="synthetic shop SKUs")
+    ap.add_argument("--epochs", type=int, default=8, help="DMF training epochs")
+    ap.add_argument("--mysql-url", default="mysql+pymysql://root@127.0.0.1:3306/test")
+    ap.add_argument("--redis-db", type=int, default=13)
+    args = ap.parse_args()
+    args.seconds = max(1, min(args.seconds, 30))
+    n_fresh = int(args.rate * args.seconds)
+    if args.customers < n_fresh + 20:
+        ap.error(f"--customers must be at least {n_fresh + 20} for the freshness phase")
+
+    redis_url = f"redis://127.0.0.1:6379/{args.redis_db}"
+    r = redis_lib.Redis.from_url(redis_url, decode_responses=True)
+    r.ping()
+    run = uuid.uuid4().hex[:8]
+    print(f"machine: {machine()}", flush=True)
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="dmfrec_live_")))
+        r.flushdb()
+        stack.callback(r.flushdb)
+        old_notify = r.config_get("notify-keyspace-events").get("notify-keyspace-events", "")
+        stack.callback(r.config_set, "notify-keyspace-events", old_notify)
+        db_url = stack.enter_context(fresh_database(args.mysql_url))
+        settings = Settings(database_url=db_url, redis_url=redis_url, broker_url=redis_url,
+                            model_dir=tmp / "models", webhook_secrets=WEBHOOK_SECRET,
+                            token_secret=TOKEN_SECRET)
+        rt = Runtime.from_settings(settings)
+        stack.callback(rt.engine.dispose)
+
+        t0 = time.monotonic()
+        version, customers, skus = train_and_publish(rt, args.customers, args.skus,
+                                                     args.epochs)
+        model_note = (f"DMF {args.epochs} epochs on a synthetic shop of {args.customers} "
+                      f"customers x {args.skus} SKUs, version {version}")
+        print(f"trained and published {version} in {time.monotonic() - t0:.1f}s", flush=True)
+        meta = r.hgetall(publish.meta_key(version))
+        print(f"active version {publish.active_version(r)}: {meta}", flush=True)
+
+        env = {**os.environ, "PYTHONPATH": str(REPO), "DMFREC_DATABASE_URL": db_url,
+               "DMFREC_REDIS_URL": redis_url, "DMFREC_BROKER_URL": redis_url,
+               "DMFREC_WEBHOOK_SECRETS": WEBHOOK_SECRET, "DMFREC_TOKEN_SECRET": TOKEN_SECRET,
+               "DMFREC_MODEL_DIR": str(tmp / "models"), "DMFREC_FINE_TUNE_AFTER_EVENTS": "0",
+               "DMFREC_FINE_TUNE_AFTER_MINUTES": "0", "WEB_CONCURRENCY": str(args.workers),
+               "BENCH_LIST_VERSION": version}
+        ours = stack.enter_context(gunicorn(None, env, tmp, "ours"))
+        bare = stack.enter_context(gunicorn("benchmarks.bare_apps:create_app()", env, tmp,
+                                            "bare"))
+
+        # 1. webhooks
+        hooks_file = tmp / "webhooks.tsv"
+        n_hooks = WEBHOOK_CAP_PER_S * args.seconds
+        write_webhook_requests(hooks_file, n_hooks, skus, run)
+        warm(ours, ["/healthz"])
+        warm(bare, ["/healthz"])
+        wrk_args = (args.seconds, args.connections, args.wrk_threads)
+        wh = {"presigned": n_hooks}
+        print("webhooks: ours ...", flush=True)
+        wh["ours"] = run_wrk(ours, hooks_file, "", *wrk_args)
+        print("webhooks: bare ...", flush=True)
+        wh["bare"] = run_wrk(bare, hooks_file, BARE_PREFIX, *wrk_args)
+        r.delete("ingest", "bare_ingest")  # nobody consumed these messages; not for phase 3
+        with rt.reading() as session:
+            wh["recorded"] = session.scalar(
+                select(func.count()).select_from(Event).where(Event.event_id.like(f"bench-{run}-%")))
+
+        # 2. storefront
+        store_file = tmp / "storefront.tsv"
+        write_storefront_requests(store_file, customers)
+        sf = {}
+        print("storefront: ours ...", flush=True)
+        sf["ours"] = run_wrk(ours, store_file, "", *wrk_args)
+        print("storefront: bare ...", flush=True)
+        sf["bare"] = run_wrk(bare, store_file, BARE_PREFIX, *wrk_args)
+
+        # 3. freshness: each event buys the first SKU of the customer's list (so it changes)
+        r.config_set("notify-keyspace-events", "K$")
+        arrivals = Arrivals(r, args.redis_db, [publish.user_key(version, "*"), "bench:touch:*"])
+        stack.callback(arrivals.close)
+        fresh_customers = customers[:n_fresh + 8]
+        before = {c: publish.decode(r.get(publish.user_key(version, c)))
+                  for c in fresh_customers}
+        ours_events = []
+        for k, c in enumerate(fresh_customers):
+            first = before[c][0][0] if before[c] else skus[0]
+            body = json.dumps(order_event(f"fresh-{run}-{k}", 2_000_000 + k, int(c),
+                                          {first: 1}), separators=(",", ":")).encode()
+            ours_events.append((publish.user_key(version, c), f"msg_fresh_{run}_{k}", body))
+        bare_events = [(f"bench:touch:msg_bare_{run}_{k}", f"msg_bare_{run}_{k}", body)
+                       for k, (_, _, body) in enumerate(ours_events)]
+        fr = {"model": model_note}
+        print("freshness: ours ...", flush=True)
+        with celery_worker("worker.celery_app", "ingest", env, tmp, "ours"):
+            fr["ours"] = freshness(ours, WEBHOOK_PATH, arrivals, ours_events[8:],
+                                   ours_events[:8], args.rate)
+        after = {c: publish.decode(r.get(publish.user_key(version, c)))
+                 for c in fresh_customers[8:]}
+        fr["changed"] = sum(1 for c, pairs in after.items() if pairs != before[c])
+        print("freshness: bare ...", flush=True)
+        with celery_worker("benchmarks.bare_apps", "bare_ingest", env, tmp, "bare"):
+            fr["bare"] = freshness(bare, BARE_PREFIX + WEBHOOK_PATH, arrivals, bare_events[8:],
+                                   bare_events[:8], args.rate)
+
+        print()
+        print(report(args, wh, sf, fr))
+        if wh["ours"]["non_2xx"] or wh["ours"]["wraps"]:
+            print("WARNING: our webhook run had non-2xx answers or replayed requests")
+
+
+if __name__ == "__main__":
+    main()
