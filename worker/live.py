@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 import scipy.sparse as sp
@@ -60,16 +60,19 @@ def process_event(rt: Runtime, event_id: str) -> dict:
 # ---------------------------------------------------------------- customers
 
 
-def customer_rows(session: Session, customer_ids: Iterable[str]) -> dict[str, dict[str, tuple]]:
-    """customer -> {sku: (qty, amount)} over the live interactions (effective qty > 0)."""
+def customer_rows(session: Session, customer_ids: Iterable[str], since: datetime | None = None
+                  ) -> dict[str, dict[str, tuple]]:
+    """customer -> {sku: (qty, amount)} over the live interactions (effective qty > 0);
+    with `since`, only SKUs bought again since then."""
     ids = [str(c) for c in customer_ids]
     rows: dict[str, dict[str, tuple]] = {c: {} for c in ids}
     if not ids:
         return rows
-    for customer, sku, qty, amount in session.execute(
-        select(Interaction.customer_key, Interaction.sku, Interaction.qty, Interaction.amount)
-        .where(Interaction.customer_key.in_(ids), Interaction.qty > 0)
-    ):
+    query = (select(Interaction.customer_key, Interaction.sku, Interaction.qty, Interaction.amount)
+             .where(Interaction.customer_key.in_(ids), Interaction.qty > 0))
+    if since is not None:
+        query = query.where(Interaction.last_purchase_at >= since)
+    for customer, sku, qty, amount in session.execute(query):
         rows[str(customer)][str(sku)] = (float(qty), float(amount or 0.0))
     return rows
 
@@ -113,15 +116,19 @@ def refresh_customers(rt: Runtime, customer_ids: Iterable[str]) -> int:
     ids = sorted({str(c) for c in customer_ids})
     if not ids:
         return 0
+    # Everything bought is excluded; the model sees what it was trained on: the window's SKUs.
+    days = rt.settings.window_days
+    since = ingestion.utcnow() - timedelta(days=days) if days > 0 else None
     with rt.reading() as session:
         rows = customer_rows(session, ids)
+        recent = rows if since is None else customer_rows(session, ids, since)
     for customer, row in rows.items():
         publish.set_bought(rt.redis, customer, row.keys())
     loaded = rt.active_model()
     if loaded is None:
         return 0
     refreshed = 0
-    for customer, row in rows.items():
+    for customer, row in recent.items():
         pairs = fold_in_pairs(loaded, row, rt.settings.value_scheme, rt.settings.publish_n)
         if publish.publish_user_if_active(rt.redis, loaded.version, customer, pairs):
             refreshed += 1

@@ -95,3 +95,23 @@ def test_registered_artifact_path_and_status_follow_activation(rt, r, trained, s
         statuses = dict(session.query(ModelVersion.version, ModelVersion.status).all())
     assert statuses == {version: "active", "v-old": "retired"}
     assert 0 < r.ttl(publish.user_key("v-old", "1")) <= settings.version_ttl_s
+
+
+def test_fold_in_sees_the_training_window_and_excludes_everything_bought(
+        rt, r, trained, record, make_event, settings):
+    """A purchase older than DMFREC_WINDOW_DAYS is excluded from the list but is not an
+    input to the model, as it was not in the training matrix."""
+    version, _ = trained
+    rt.settings = settings.model_copy(update={"window_days": 30})
+    publish_model_version(rt, version)
+    live.process_event(rt, record(make_event("old", entity_id=1, customer_id=777,
+                                             lines={"SKU-C": 1}, minutes_ago=60 * 24 * 40)))
+    live.process_event(rt, record(make_event("new", entity_id=2, customer_id=777,
+                                             lines={"SKU-D": 2}, minutes_ago=5)))
+    assert r.smembers(publish.bought_key("777")) == {"SKU-C", "SKU-D"}
+    _, pairs = publish.read_user_list(r, "777")
+    expected = live.fold_in_pairs(rt.active_model(), {"SKU-D": (2.0, 20.0)}, "log1p",
+                                  settings.publish_n)
+    assert pairs == [(s, pytest.approx(v, abs=1e-6)) for s, v in expected]
+    shown = {s for s, _ in publish.filter_pairs(r, pairs, limit=10, customer_id="777")}
+    assert shown and not shown & {"SKU-C", "SKU-D"}
