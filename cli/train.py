@@ -23,7 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--neg-ratio", type=int, help="negatives per observed entry")
     p.add_argument("--lr", type=float, help="Adam learning rate")
     p.add_argument("--batch-size", type=int, help="mini-batch size")
-    p.add_argument("--loss", choices=["nce", "bce"], help="normalized cross-entropy or plain BCE")
+    p.add_argument("--loss", choices=["nce", "bce", "softmax"],
+                   help="normalized cross-entropy, plain BCE, or sampled softmax over cosines")
+    p.add_argument("--temperature", type=float, help="softmax loss: cosine / temperature")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
@@ -46,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
             "lr": args.lr,
             "batch_size": args.batch_size,
             "loss": args.loss,
+            "temperature": args.temperature,
         }.items()
         if v is not None
     }

@@ -33,7 +33,10 @@ from tqdm.auto import tqdm
 
 from model import artifact
 from model.dmf import INPUT_NORMS, DMFNetwork, gather_bags
+from model.softmax import epoch_groups, softmax_loss
 from model.training import cosine_lr, epoch_samples, train_batch
+
+LOSSES = ("bce", "nce", "softmax")
 
 
 @dataclass
@@ -54,8 +57,10 @@ class DMFConfig:
 
     user_layers: tuple[int, ...] = (256, 64)
     item_layers: tuple[int, ...] = (256, 64)
-    loss: str = "bce"  # "bce": 0/1 targets; "nce": targets Y_ij / max(R), the paper's
+    loss: str = "bce"  # "bce": 0/1 targets; "nce": targets Y_ij / max(R), the paper's;
+    # "softmax": each positive against its own negatives (model.softmax)
     neg_ratio: int = 4  # sampled unobserved entries per observed one, each epoch
+    temperature: float = 0.1  # loss "softmax": logits are cosines / temperature
     lr: float = 3e-3
     lr_schedule: str = "cosine"  # "cosine" decay to 5% over the run, or "constant"
     batch_size: int = 16384
@@ -71,8 +76,10 @@ class DMFConfig:
     def __post_init__(self) -> None:
         self.user_layers = tuple(int(w) for w in self.user_layers)
         self.item_layers = tuple(int(w) for w in self.item_layers)
-        if self.loss not in ("nce", "bce"):
-            raise ValueError(f"loss must be 'nce' or 'bce', not {self.loss!r}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, not {self.loss!r}")
+        if self.temperature <= 0:
+            raise ValueError(f"temperature must be > 0, not {self.temperature}")
         if self.lr_schedule not in ("cosine", "constant"):
             raise ValueError(f"lr_schedule must be cosine or constant, not {self.lr_schedule!r}")
         if self.input_norm not in INPUT_NORMS:
@@ -159,17 +166,35 @@ class DMF:
         for _ in bar:
             started = time.perf_counter()
             self.net.train()
-            users, items, values = epoch_samples(self.matrix, cfg.neg_ratio, rng)
+            if cfg.loss == "softmax":
+                # Same scored pairs per step as the pointwise losses: positives x (1 + ratio).
+                size = max(cfg.batch_size // (1 + cfg.neg_ratio), 1)
+                users, items, values, negs = epoch_groups(self.matrix, cfg.neg_ratio, rng)
+            else:
+                size = cfg.batch_size
+                users, items, values = epoch_samples(self.matrix, cfg.neg_ratio, rng)
             total, batches = 0.0, 0
-            for lo in range(0, len(users), cfg.batch_size):
+            for lo in range(0, len(users), size):
                 if cfg.lr_schedule == "cosine":
                     for group in optimizer.param_groups:
                         group["lr"] = cosine_lr(base_lr, step, total_steps)
-                hi = lo + cfg.batch_size
-                total += train_batch(
-                    self.net, optimizer, self.matrix, self._cols, users[lo:hi], items[lo:hi],
-                    values[lo:hi], cfg.loss, max_rating, self.device, cfg.leave_target_out,
-                )
+                hi = lo + size
+                if cfg.loss == "softmax":
+                    loss = softmax_loss(
+                        self.net, self.matrix, self._cols, users[lo:hi], items[lo:hi],
+                        values[lo:hi], negs[lo:hi], self.device, cfg.temperature,
+                        cfg.leave_target_out,
+                    )
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                    total += float(loss.detach())
+                else:
+                    total += train_batch(
+                        self.net, optimizer, self.matrix, self._cols, users[lo:hi],
+                        items[lo:hi], values[lo:hi], cfg.loss, max_rating, self.device,
+                        cfg.leave_target_out,
+                    )
                 batches += 1
                 step += 1
             self._cache = _Cache()

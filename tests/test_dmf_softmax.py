@@ -1,0 +1,67 @@
+"""The sampled-softmax objective: its groups, its value by hand, and that it learns."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from torch.nn import functional as F
+
+from model.dmf import gather_bags
+from model.recommender import DMF, DMFConfig
+from model.softmax import epoch_groups, softmax_loss
+from tests.test_dmf import FAST, two_groups
+
+SOFT = {**FAST, "loss": "softmax", "temperature": 0.1}
+
+
+def test_each_positive_gets_its_own_unobserved_negatives():
+    m = two_groups()
+    users, items, values, negs = epoch_groups(m, 5, np.random.default_rng(0))
+    assert negs.shape == (m.nnz, 5) and len(users) == len(items) == len(values) == m.nnz
+    assert np.all(np.asarray(m[users, items]).ravel() == values) and values.min() > 0
+    assert not np.asarray(m[np.repeat(users, 5), negs.ravel()]).any()  # never bought
+    assert sorted(zip(users.tolist(), items.tolist(), strict=True)) == sorted(
+        zip(*m.nonzero(), strict=True))
+
+
+def test_softmax_loss_by_hand():
+    model = DMF(**{**SOFT, "epochs": 2}).fit(two_groups(), progress=False)
+    m, net = model.matrix, model.net.eval()
+    u, j = 4, int(model.matrix[4].indices[0])
+    negs = np.array([[25, 33, 39]])
+    cols = m.T.tocsr()
+    with torch.no_grad():
+        got = softmax_loss(net, m, cols, np.array([u]), np.array([j]),
+                           np.array([m[u, j]], np.float32), negs, torch.device("cpu"), 0.1)
+        without = m.tolil()
+        without[u, j] = 0
+        without = sp.csr_matrix(without)
+        without.eliminate_zeros()
+        p = F.normalize(net.user_tower(gather_bags(without, np.array([u]))), dim=-1)[0]
+        q_pos = F.normalize(net.item_tower(gather_bags(without.T.tocsr(), np.array([j]))),
+                            dim=-1)[0]
+        q_neg = F.normalize(net.item_tower(gather_bags(cols, negs[0])), dim=-1)
+        logits = torch.cat([(p @ q_pos)[None], q_neg @ p]) / 0.1
+        expected = -torch.log_softmax(logits, dim=0)[0]
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_softmax_learns_the_planted_taste_groups_and_is_deterministic():
+    m = two_groups()
+    a = DMF(**SOFT).fit(m, progress=False)
+    assert a.history[-1]["loss"] < a.history[0]["loss"]
+    scores = a.score(np.arange(60))
+    top = np.argsort(-np.where(m.toarray() > 0, -np.inf, scores), axis=1)[:, :5]
+    own = np.where(np.arange(60)[:, None] < 30, top < 20, top >= 20)
+    assert own.mean() > 0.9
+    b = DMF(**SOFT).fit(m, progress=False)
+    np.testing.assert_array_equal(a.score(np.arange(60)), b.score(np.arange(60)))
+
+
+def test_temperature_must_be_positive():
+    with pytest.raises(ValueError, match="temperature"):
+        DMFConfig(loss="softmax", temperature=0.0)
+    with pytest.raises(ValueError, match="loss"):
+        DMFConfig(loss="softmax2")
