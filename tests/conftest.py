@@ -1,4 +1,4 @@
-"""Fixtures shared by every test module."""
+"""Fixtures shared by every test module: the real data sets, and the real Redis (db 15)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
+import redis as redis_lib
 
 REPO = Path(__file__).resolve().parent.parent
+TEST_REDIS_URL = os.environ.get("DMFREC_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 def shared_data_dir() -> Path | None:
@@ -24,3 +26,14 @@ def shared_data() -> Path:
     if path is None:
         pytest.skip("real data sets not found (../shared/data); synthetic tests still run")
     return path
+
+
+@pytest.fixture
+def r() -> redis_lib.Redis:
+    """The real Redis, test database flushed before and after (only that database)."""
+    client = redis_lib.Redis.from_url(TEST_REDIS_URL, decode_responses=True)
+    client.ping()  # a missing Redis fails the test; it must never skip
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()

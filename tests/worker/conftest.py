@@ -5,32 +5,18 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import redis as redis_lib
 from sqlalchemy import select
 
 from config.settings import Settings
 from storage.ingestion import receive
 from storage.models import Base, Event
+from tests.conftest import TEST_REDIS_URL
 from worker.runtime import Runtime
-
-TEST_REDIS_URL = os.environ.get("DMFREC_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-
-
-@pytest.fixture
-def r() -> redis_lib.Redis:
-    """The real Redis, test database flushed before and after (only that database)."""
-    client = redis_lib.Redis.from_url(TEST_REDIS_URL, decode_responses=True)
-    client.ping()  # a missing Redis fails the test; it must never skip
-    client.flushdb()
-    yield client
-    client.flushdb()
-    client.close()
 
 
 @pytest.fixture
