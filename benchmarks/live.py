@@ -32,6 +32,7 @@ import http.client
 import json
 import os
 import random
+import shutil
 import signal
 import statistics
 import subprocess
@@ -426,6 +427,8 @@ def main() -> None:
     ap.add_argument("--redis-db", type=int, default=13)
     args = ap.parse_args()
     args.seconds = max(1, min(args.seconds, 30))
+    if shutil.which("wrk") is None:
+        ap.error("wrk is needed for the load (Debian: apt-get install wrk)")
     n_fresh = int(args.rate * args.seconds)
     if args.customers < n_fresh + 20:
         ap.error(f"--customers must be at least {n_fresh + 20} for the freshness phase")
