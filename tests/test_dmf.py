@@ -201,7 +201,7 @@ def test_learns_the_planted_taste_groups(trained):
 
 def test_both_losses_and_the_sqrt_norm_learn(trained):
     m = two_groups()
-    for over in ({"loss": "nce"}, {"input_norm": "sqrt", "dropout": 0.5}):
+    for over in ({"loss": "nce"}, {"loss": "bce"}, {"input_norm": "sqrt", "dropout": 0.5}):
         model = DMF(**{**FAST, **over}).fit(m, progress=False)
         scores = model.score(np.arange(30))
         assert scores[:, :20].mean() > scores[:, 20:].mean() + 0.1, over

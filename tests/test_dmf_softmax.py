@@ -65,3 +65,14 @@ def test_temperature_must_be_positive():
         DMFConfig(loss="softmax", temperature=0.0)
     with pytest.raises(ValueError, match="loss"):
         DMFConfig(loss="softmax2")
+
+
+def test_binary_inputs_ignore_purchase_values():
+    m = two_groups()  # values 1..5
+    model = DMF(**{**SOFT, "epochs": 2, "input_values": "binary"}).fit(m, progress=False)
+    assert set(model.matrix.data.tolist()) == {1.0}
+    row = m[0].copy()
+    row.data[:] = 7.0
+    np.testing.assert_array_equal(model.fold_in(row, n=5)[1], model.recommend(0, n=5)[0])
+    with pytest.raises(ValueError, match="input_values"):
+        DMFConfig(input_values="log")
