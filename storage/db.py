@@ -21,7 +21,7 @@ from typing import TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import get_settings
@@ -107,6 +107,23 @@ def _retryable(exc: DBAPIError) -> bool:
     if args and isinstance(args[0], int) and args[0] in _MYSQL_RETRY_CODES:
         return True
     return "database is locked" in str(exc.orig) or "database table is locked" in str(exc.orig)
+
+
+# MySQL/MariaDB errors that mean "the server is unreachable, going away or overloaded": worth a
+# retry later. Everything else (a CHECK failure such as 4025, bad data) fails the same way again.
+_MYSQL_OUTAGE_CODES = {1040, 1053, 1205, 1213, 1927, 2002, 2003, 2005, 2006, 2013, 2055, 4031}
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether a database error is an outage (retry later) rather than a bug or bad data."""
+    if isinstance(exc, InterfaceError):
+        return True  # the connection itself is unusable
+    if not isinstance(exc, OperationalError):
+        return False
+    args = getattr(exc.orig, "args", ())
+    if args and isinstance(args[0], int):
+        return args[0] in _MYSQL_OUTAGE_CODES
+    return _retryable(exc) or "unable to open database file" in str(exc.orig)
 
 
 def run_transaction(

@@ -1,15 +1,20 @@
 """Celery tasks: small arguments (ids), idempotent bodies in worker.live, retries on outages.
 
 A transient failure (database or Redis unreachable) is retried with exponential backoff and
-jitter; anything else is a bug or bad data, logged with the event id and not retried.
+jitter; anything else is a bug or bad data, logged with the event id and not retried (an event
+whose task failed stays pending, and the pending sweep hands it over again later).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import redis.exceptions
 import sqlalchemy.exc
 from celery import Task
 
+from storage.db import is_outage
 from webhook import logs
 from worker import live, triggers
 from worker.celery_app import app
@@ -17,12 +22,29 @@ from worker.runtime import runtime
 
 logs.configure()
 
+
+
+class DatabaseOutage(Exception):
+    """A database error that is an outage (`storage.db.is_outage`): worth retrying later."""
+
+
 TRANSIENT = (
-    sqlalchemy.exc.OperationalError,
-    sqlalchemy.exc.InterfaceError,
+    DatabaseOutage,
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
 )
+
+
+@contextmanager
+def outages_retried() -> Iterator[None]:
+    """Re-raise database outages as DatabaseOutage (retried); other database errors as they
+    are (not retried: a CHECK failure or bad data fails the same way every time)."""
+    try:
+        yield
+    except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError) as exc:
+        if is_outage(exc):
+            raise DatabaseOutage(str(exc)) from exc
+        raise
 RETRY = {
     "autoretry_for": TRANSIENT,
     "retry_backoff": 2,
@@ -37,7 +59,8 @@ def ingest_event(self: Task, event_id: str) -> dict:
     """Ingest one recorded webhook event and refresh the customers it touched."""
     logs.reset(event_id=event_id, task_id=self.request.id, retries=self.request.retries)
     rt = runtime()
-    summary = live.process_event(rt, event_id)
+    with outages_retried():
+        summary = live.process_event(rt, event_id)
     if summary["outcome"] == "applied":
         after = rt.settings.fine_tune_after_events
         if triggers.count_event(rt.redis) >= after > 0:
@@ -70,21 +93,24 @@ def maybe_fine_tune(self: Task) -> bool:
 def enqueue_pending(self: Task) -> int:
     """Periodic: re-enqueue events recorded while the broker was down."""
     logs.reset(task_id=self.request.id)
-    return live.enqueue_pending(runtime(), app)
+    with outages_retried():
+        return live.enqueue_pending(runtime(), app)
 
 
 @app.task(name="worker.tasks.refresh_popular", bind=True, **RETRY)
 def refresh_popular(self: Task) -> bool:
     """Periodic: recompute the popular list (cancels and refunds move it too)."""
     logs.reset(task_id=self.request.id)
-    return live.refresh_popular(runtime(), force=True)
+    with outages_retried():
+        return live.refresh_popular(runtime(), force=True)
 
 
 @app.task(name="worker.tasks.refresh_hidden_skus", bind=True, **RETRY)
 def refresh_hidden_skus(self: Task) -> int:
     """Periodic: rebuild the set of SKUs never shown (disabled, out of stock)."""
     logs.reset(task_id=self.request.id)
-    return live.refresh_hidden_skus(runtime())
+    with outages_retried():
+        return live.refresh_hidden_skus(runtime())
 
 
 @app.task(name="worker.tasks.publish_version", bind=True, **RETRY)
@@ -93,7 +119,8 @@ def publish_version(self: Task, version: str) -> dict:
     from worker.versions import publish_model_version
 
     logs.reset(task_id=self.request.id, version=version)
-    return publish_model_version(runtime(), version)
+    with outages_retried():
+        return publish_model_version(runtime(), version)
 
 
 @app.task(name="worker.tasks.nightly_retrain", bind=True, **RETRY)
@@ -102,7 +129,8 @@ def nightly_retrain(self: Task) -> dict:
     from worker import training
 
     logs.reset(task_id=self.request.id)
-    return training.nightly_retrain(runtime())
+    with outages_retried():
+        return training.nightly_retrain(runtime())
 
 
 @app.task(name="worker.tasks.fine_tune", bind=True, **RETRY)
@@ -111,4 +139,5 @@ def fine_tune(self: Task, if_needed: bool = False) -> dict:
     from worker import training
 
     logs.reset(task_id=self.request.id)
-    return training.fine_tune(runtime(), if_needed=if_needed)
+    with outages_retried():
+        return training.fine_tune(runtime(), if_needed=if_needed)
