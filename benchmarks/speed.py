@@ -102,7 +102,7 @@ def _dmf_steps(suite: str, matrix) -> dict:
     optimizer = torch.optim.Adam(model.net.parameters(), lr=cfg.lr)
     users, items, values, negs = epoch_groups(model.matrix, cfg.neg_ratio,
                                               np.random.default_rng(cfg.seed))
-    size = cfg.batch_size // (1 + cfg.neg_ratio)
+    size = model.batch_samples() // (1 + cfg.neg_ratio)
     per_epoch = math.ceil(len(users) / size)
     started = time.perf_counter()
     for step in range(min(SYNTH_STEPS, per_epoch)):

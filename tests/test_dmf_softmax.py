@@ -76,3 +76,16 @@ def test_binary_inputs_ignore_purchase_values():
     np.testing.assert_array_equal(model.fold_in(row, n=5)[1], model.recommend(0, n=5)[0])
     with pytest.raises(ValueError, match="input_values"):
         DMFConfig(input_values="log")
+
+
+def test_large_shops_get_larger_batches_so_an_epoch_has_bounded_steps():
+    m = two_groups()  # 360 purchases -> 1,440 scored pairs an epoch with 3 negatives each
+    capped = DMF(**{**SOFT, "batch_size": 64, "max_steps_per_epoch": 4, "epochs": 1})
+    capped.fit(m, progress=False)
+    assert capped.batch_samples() == 360  # 90 purchases and their negatives
+    assert capped.history[0]["steps"] == 4
+    free = DMF(**{**SOFT, "batch_size": 64, "max_steps_per_epoch": 0, "epochs": 1})
+    free.fit(m, progress=False)
+    assert free.batch_samples() == 64 and free.history[0]["steps"] == 23  # 360 / (64 // 4)
+    with pytest.raises(ValueError, match="max_steps_per_epoch"):
+        DMFConfig(max_steps_per_epoch=-1)
