@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -37,3 +39,23 @@ def r() -> redis_lib.Redis:
     yield client
     client.flushdb()
     client.close()
+
+
+def stop(*procs: subprocess.Popen, timeout: float = 30) -> None:
+    """SIGTERM every process (a clean shutdown), then SIGKILL whichever outlives `timeout`."""
+    for proc in procs:
+        proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def make_settings(tmp_path: Path, **overrides):
+    """Settings on a fresh SQLite file in `tmp_path` and the test Redis (lists and broker)."""
+    from config.settings import Settings
+
+    return Settings(database_url=f"sqlite:///{tmp_path / 'dmfrec.db'}", redis_url=TEST_REDIS_URL,
+                    broker_url=TEST_REDIS_URL, model_dir=tmp_path / "models", **overrides)

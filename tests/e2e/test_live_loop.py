@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -30,6 +29,7 @@ from sqlalchemy.engine import make_url
 from config.settings import Settings
 from storage.ingestion import receive
 from storage.models import Event, Interaction
+from tests.conftest import stop
 from webhook import signing, tokens
 from worker import publish
 from worker.celery_app import make_celery
@@ -128,14 +128,7 @@ def stack(database, r, tmp_path) -> Iterator[dict]:
                "settings": Settings(database_url=database, redis_url=REDIS_URL,
                                     broker_url=REDIS_URL)}
     finally:
-        for p in procs.values():
-            p["proc"].send_signal(signal.SIGTERM)
-        for p in procs.values():
-            try:
-                p["proc"].wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p["proc"].kill()
-                p["proc"].wait()
+        stop(*(p["proc"] for p in procs.values()))
 
 
 def _ok(url: str) -> bool:

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from config.settings import Settings
 from storage.models import Base, Event
-from tests.conftest import TEST_REDIS_URL
+from tests.conftest import make_settings
 from webhook import create_app, services, signing, tokens
 
 CLOSED_PORT_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1: connection refused
@@ -29,18 +29,9 @@ ORIGIN = "https://shop.example"
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(
-        database_url=f"sqlite:///{tmp_path / 'dmfrec.db'}",
-        redis_url=TEST_REDIS_URL,
-        broker_url=TEST_REDIS_URL,
-        webhook_secrets=f"{SECRET},{OLD_SECRET}",
-        token_secret=TOKEN_SECRET,
-        cors_origins=ORIGIN,
-        model_dir=tmp_path / "models",
-        max_body_bytes=20_000,
-        publish_n=50,
-        top_n=5,
-    )
+    return make_settings(tmp_path, webhook_secrets=f"{SECRET},{OLD_SECRET}",
+                         token_secret=TOKEN_SECRET, cors_origins=ORIGIN, max_body_bytes=20_000,
+                         publish_n=50, top_n=5)
 
 
 @pytest.fixture

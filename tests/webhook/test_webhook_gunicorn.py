@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import create_engine
 
 from storage.models import Base
+from tests.conftest import stop
 from webhook import signing
 
 REPO = Path(__file__).resolve().parents[2]
@@ -87,12 +88,7 @@ def server(tmp_path, r, settings, secrets):
             pytest.fail("gunicorn did not start: " + proc.stderr.read().decode()[-3000:])
         time.sleep(0.2)
     yield {"base": base, "proc": proc, "polls": polls, "prom": prom}
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    stop(proc)
 
 
 def test_gunicorn_serves_and_sums_metrics_over_workers(server, make_event, secrets, queued):

@@ -15,22 +15,14 @@ from sqlalchemy import select
 from config.settings import Settings
 from storage.ingestion import receive
 from storage.models import Base, Event
-from tests.conftest import TEST_REDIS_URL
+from tests.conftest import make_settings
 from worker.runtime import Runtime
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(
-        database_url=f"sqlite:///{tmp_path / 'dmfrec.db'}",
-        redis_url=TEST_REDIS_URL,
-        broker_url=TEST_REDIS_URL,
-        model_dir=tmp_path / "models",
-        publish_n=10,
-        popular_refresh_s=0,
-        pending_after_s=0,
-        value_scheme="log1p",
-    )
+    return make_settings(tmp_path, publish_n=10, popular_refresh_s=0, pending_after_s=0,
+                         value_scheme="log1p")
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import stop
 from webhook import create_app, signing
 from worker import publish
 from worker.celery_app import INGEST_QUEUE, TASK_ROUTES, TRAIN_QUEUE, app
@@ -60,12 +60,7 @@ def celery_worker(settings, rt, tmp_path):
             cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
         )
     yield {"proc": proc, "log": log}
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    stop(proc)
 
 
 def _wait_for(condition, timeout: float, worker) -> None:
