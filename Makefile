@@ -17,12 +17,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 
 venv: $(VENV)/.installed
 
-# Until `dmfrec demo` (issue #5) exists: train and evaluate DMF against the baselines on the
-# built-in synthetic shop, then print recommendations from the trained model.
+# The whole loop on embedded defaults (SQLite, an embedded Redis): webhook, worker, training,
+# evaluation, storefront URLs; Ctrl-C stops it.
 demo: venv
-	$(BIN)/dmfrec evaluate --format synthetic --protocol time
-	$(BIN)/dmfrec train --format synthetic --out var/models/demo
-	$(BIN)/dmfrec recommend --model var/models/demo --customer c00001 -n 10
+	$(BIN)/dmfrec demo
 
 test: venv
 	$(BIN)/ruff check .
