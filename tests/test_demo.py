@@ -40,3 +40,33 @@ def test_demo_refuses_a_tiny_shop(tmp_path):
                            "--dir", str(tmp_path / "d")], cwd=REPO, capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 2 and "--customers must be at least 20" in done.stderr
+
+
+def test_demo_replays_an_order_file(tmp_path):
+    """`--orders` with the generic CSV: string customer ids become 1, 2, ... in the shop."""
+    lines = ["customer_id,sku,qty,amount,ordered_at"]
+    for c in range(30):
+        group = "AB"[c % 2]
+        for k in range(4):
+            lines.append(f"cust-{c:02d},{group}-{(c + 3 * k) % 8},1,10,2025-0{k + 1}-15 10:00:00")
+    lines.append("cust-00,A-0,-1,-10,2025-04-16 10:00:00")  # a return: not an order line
+    orders = tmp_path / "orders.csv"
+    orders.write_text("\n".join(lines) + "\n")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    done = subprocess.run(
+        [sys.executable, "-m", "cli.main", "demo", "--check", "--orders", str(orders),
+         "--epochs", "3", "--dir", str(tmp_path / "demo"), "--port", str(port)],
+        cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "120 orders recorded and applied" in done.stdout
+    assert "30 customers, 16 SKUs" in done.stdout and "check: customer 1 bought" in done.stdout
+    assert "\nALS " in done.stdout  # the evaluation table
+
+
+def test_demo_names_a_missing_order_file(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "cli.main", "demo", "--orders",
+                           str(tmp_path / "nope.csv"), "--dir", str(tmp_path / "d")],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "nope.csv does not exist" in done.stderr
