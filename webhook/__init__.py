@@ -19,7 +19,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     """Build the app from `settings` (default: the ``DMFREC_*`` environment)."""
     from flask_cors import CORS
 
-    from webhook import health, logs, openapi, services, storefront, webhooks
+    from webhook import health, logs, openapi, services, storefront, webhooks, widget
 
     settings = settings or get_settings()
     app = Flask(__name__)
@@ -32,6 +32,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(storefront.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(widget.bp)
     if settings.cors_origin_list:
         CORS(
             app,

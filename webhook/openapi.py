@@ -161,6 +161,24 @@ def document() -> dict[str, Any]:
                 "503": {"description": "`down` names the unreachable dependencies"}}}},
             "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {
                 "200": {"description": "text exposition format"}}}},
+            "/widget.js": {"get": {"summary": "the standalone storefront widget script",
+                                   "responses": {"200": {"description": "JavaScript"}}}},
+            "/demo": {"get": {
+                "summary": "demo storefront page (only with DMFREC_DEMO_PAGE)",
+                "parameters": [{"name": "customer", "in": "query",
+                                "schema": {"type": "string", "pattern": "^[0-9]+$"}}],
+                "responses": {"200": {"description": "HTML"},
+                              "400": {"description": "customer is not numeric"},
+                              "404": {"description": "demo mode is off"}}}},
+            "/demo/orders": {"post": {
+                "summary": "place a one-line demo order (only with DMFREC_DEMO_PAGE)",
+                "requestBody": {"content": {"application/x-www-form-urlencoded": {"schema": {
+                    "type": "object", "required": ["customer", "sku"],
+                    "properties": {"customer": {"type": "string"},
+                                   "sku": {"type": "string"}}}}}},
+                "responses": {"303": {"description": "back to the demo page"},
+                              "400": {"description": "customer or sku missing"},
+                              "404": {"description": "demo mode is off"}}}},
         },
     }
 
