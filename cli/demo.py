@@ -173,12 +173,12 @@ def run(args: argparse.Namespace) -> int:
                           "--without-mingle", "--loglevel", "WARNING"], cwd=REPO, env=env,
                          stdout=logs["worker"], stderr=subprocess.STDOUT),
     ]
-    stopping = {"now": False}
+    def interrupt(*_args) -> None:
+        raise KeyboardInterrupt
 
-    def stop(*_args) -> None:
-        stopping["now"] = True
-
-    signal.signal(signal.SIGTERM, stop)
+    # Ctrl-C and SIGTERM stop everything at any stage (a shell may have left SIGINT ignored).
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
     rt = Runtime.from_settings(settings)
     try:
         _wait(lambda: _healthy(args.port), 60, "the web app", procs)
@@ -222,8 +222,9 @@ def run(args: argparse.Namespace) -> int:
         if args.check:
             return _check(args.port, conn, webhook_secret, token, customer, rt, procs, publish)
         print("\nrunning; Ctrl-C stops everything", flush=True)
-        while not stopping["now"] and all(p.poll() is None for p in procs):
+        while all(p.poll() is None for p in procs):
             time.sleep(0.5)
+        raise CliError("a demo process exited; see the logs in " + str(work))
     except KeyboardInterrupt:
         pass
     finally:

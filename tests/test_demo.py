@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -71,3 +72,27 @@ def test_demo_names_a_missing_order_file(tmp_path):
                            str(tmp_path / "nope.csv"), "--dir", str(tmp_path / "d")],
                           cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "nope.csv does not exist" in done.stderr
+
+
+def test_ctrl_c_stops_the_demo_and_its_processes(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "demo", "--customers", "40", "--epochs", "2",
+         "--dir", str(tmp_path / "demo"), "--port", str(port)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    lines = []
+    for line in proc.stdout:  # bounded: the demo prints this line within seconds
+        lines.append(line)
+        if "Ctrl-C stops everything" in line:
+            break
+    children = [int(c) for c in Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+                .read_text().split()]
+    assert len(children) == 2  # gunicorn and the Celery worker
+    proc.send_signal(signal.SIGINT)
+    rest, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and rest.rstrip().endswith("stopped")
+    for pid in children:
+        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(
+            f"/proc/{pid}/status").read_text()
