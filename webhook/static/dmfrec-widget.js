@@ -1,7 +1,8 @@
 /* dmfrec storefront widget: <div data-dmfrec data-api="https://reco.example"
  *   data-customer="42" data-token="..." data-limit="6" data-product-url="/p/{sku}"
  *   data-refresh="0"></div>
- * With a customer and a token it shows that customer's list; without, the popular list.
+ * With a customer and a token it shows that customer's list (data-state="personal", or
+ * "fallback" when the customer has none yet: popular SKUs); a guest gets data-state="popular".
  * A failed request leaves the element empty (data-state="error"), never breaks the page. */
 (function () {
   "use strict";
@@ -16,11 +17,11 @@
     return a;
   }
 
-  function render(el, body, limit) {
+  function render(el, body, limit, guest) {
     var items = (body.items || []).slice(0, limit);
     while (el.firstChild) el.removeChild(el.firstChild);
     items.forEach(function (item) { el.appendChild(card(el, item)); });
-    el.setAttribute("data-state", body.fallback ? "fallback" : "personal");
+    el.setAttribute("data-state", guest ? "popular" : body.fallback ? "fallback" : "personal");
     if (body.version) el.setAttribute("data-version", body.version);
   }
 
@@ -38,7 +39,7 @@
     }
     return fetch(url, { headers: headers })
       .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
-      .then(function (body) { render(el, body, limit); })
+      .then(function (body) { render(el, body, limit, !(customer && token)); })
       .catch(function () { el.setAttribute("data-state", "error"); });
   }
 
