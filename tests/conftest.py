@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 from pathlib import Path
 
@@ -59,3 +60,10 @@ def make_settings(tmp_path: Path, **overrides):
 
     return Settings(database_url=f"sqlite:///{tmp_path / 'dmfrec.db'}", redis_url=TEST_REDIS_URL,
                     broker_url=TEST_REDIS_URL, model_dir=tmp_path / "models", **overrides)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

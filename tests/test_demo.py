@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
+from tests.conftest import free_port
+
 REPO = Path(__file__).resolve().parents[1]
 
 
 def test_demo_replays_trains_evaluates_and_updates_a_list_live(tmp_path):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     done = subprocess.run(
         [sys.executable, "-m", "cli.main", "demo", "--check", "--customers", "60", "--epochs",
          "3", "--dir", str(tmp_path / "demo"), "--port", str(port)],
@@ -54,9 +53,7 @@ def test_demo_replays_an_order_file(tmp_path):
     lines.append("cust-00,A-0,-1,-10,2025-04-16 10:00:00")  # a return: not an order line
     orders = tmp_path / "orders.csv"
     orders.write_text("\n".join(lines) + "\n")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     done = subprocess.run(
         [sys.executable, "-m", "cli.main", "demo", "--check", "--orders", str(orders),
          "--epochs", "3", "--dir", str(tmp_path / "demo"), "--port", str(port)],
@@ -75,9 +72,7 @@ def test_demo_names_a_missing_order_file(tmp_path):
 
 
 def test_ctrl_c_stops_the_demo_and_its_processes(tmp_path):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "cli.main", "demo", "--customers", "40", "--epochs", "2",
          "--dir", str(tmp_path / "demo"), "--port", str(port)],

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -29,7 +28,7 @@ from sqlalchemy.engine import make_url
 from config.settings import Settings
 from storage.ingestion import receive
 from storage.models import Event, Interaction
-from tests.conftest import stop
+from tests.conftest import free_port, stop
 from webhook import signing, tokens
 from worker import publish
 from worker.celery_app import make_celery
@@ -91,9 +90,7 @@ def r() -> Iterator[redis_lib.Redis]:
 
 @pytest.fixture
 def stack(database, r, tmp_path) -> Iterator[dict]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     (tmp_path / "prom").mkdir()
     env = {
         **os.environ, "PYTHONPATH": str(REPO),

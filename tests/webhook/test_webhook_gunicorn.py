@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,16 +16,10 @@ import pytest
 from sqlalchemy import create_engine
 
 from storage.models import Base
-from tests.conftest import stop
+from tests.conftest import free_port, stop
 from webhook import signing
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _get(url: str) -> tuple[int, str]:
@@ -57,7 +50,7 @@ def server(tmp_path, r, settings, secrets):
     engine = create_engine(f"sqlite:///{db}")
     Base.metadata.create_all(engine)
     engine.dispose()
-    port = _free_port()
+    port = free_port()
     prom = tmp_path / "prom"
     env = {
         **os.environ,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import http.server
 import shutil
-import socket
 import threading
 from collections.abc import Iterator
 
@@ -22,14 +21,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 from werkzeug.serving import make_server
 
+from tests.conftest import free_port
 from webhook import tokens
 from worker import publish
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -48,7 +42,7 @@ def browser() -> Iterator[webdriver.Chrome]:
 @pytest.fixture
 def served(make_app, settings, r, tmp_path):
     """The app on one port, a folder of shop pages on another; returns (api, page, folder)."""
-    page_port = _port()
+    page_port = free_port()
     page_origin = f"http://127.0.0.1:{page_port}"
     app = make_app(settings.model_copy(update={"cors_origins": page_origin}))
     api = make_server("127.0.0.1", 0, app, threaded=True)
@@ -99,7 +93,7 @@ def test_widget_renders_lists_fallback_and_guest(browser, served, settings, r):
 
 def test_widget_survives_an_endpoint_error(browser, served, settings):
     api, origin, folder = served
-    down = f"http://127.0.0.1:{_port()}"  # nothing listens there
+    down = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     token = tokens.mint(settings.token_secret, "5")
     (folder / "down.html").write_text(f"""<!doctype html><html><body>
 <h1 id="title">Shop</h1>
