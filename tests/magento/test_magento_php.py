@@ -11,6 +11,7 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -28,12 +29,17 @@ def php() -> str:
     return path
 
 
-def test_every_php_file_lints(php):
-    files = sorted(MODULE.rglob("*.php"))
-    assert len(files) >= 3
+def test_every_php_file_lints_and_every_xml_file_parses(php):
+    files = sorted([*MODULE.rglob("*.php"), *MODULE.rglob("*.phtml")])
+    assert len(files) >= 10
     for f in files:
         done = subprocess.run([php, "-l", str(f)], capture_output=True, text=True)
         assert done.returncode == 0, done.stdout + done.stderr
+    xml = sorted(MODULE.rglob("*.xml"))
+    assert {f.name for f in xml} >= {"module.xml", "events.xml", "crontab.xml", "db_schema.xml",
+                                     "system.xml", "config.xml", "widget.xml"}
+    for f in xml:
+        ElementTree.parse(f)  # well-formed
 
 
 def test_php_makes_the_vectors_and_python_accepts_them(php):
