@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import shutil
 import threading
 from collections.abc import Iterator
@@ -110,3 +111,31 @@ def test_widget_survives_an_endpoint_error(browser, served, settings):
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"
               and "Uncaught" in e["message"]]
     assert errors == []
+
+
+def test_widget_shows_product_cards_from_a_product_info_route(browser, served, settings, r):
+    """Name, price, image and link from the shop's product-info route (here a static file);
+    when that route fails, SKU links still render."""
+    api, origin, folder = served
+    publish.publish_user_lists(r, "v2", {"5": [("SKU-A", 0.9), ("SKU-B", 0.8)]})
+    publish.activate_version(r, "v2")
+    (folder / "products.json").write_text(json.dumps({
+        "SKU-A": {"name": "Red Mug", "price": "€12.00", "url": f"{origin}/red-mug.html",
+                  "image": f"{origin}/red-mug.png"}}))
+    token = tokens.mint(settings.token_secret, "5")
+    (folder / "cards.html").write_text(f"""<!doctype html><html><body>
+<div id="rich" data-dmfrec data-api="{api}" data-customer="5" data-token="{token}"
+ data-products-url="{origin}/products.json"></div>
+<div id="plain" data-dmfrec data-api="{api}" data-customer="5" data-token="{token}"
+ data-products-url="{origin}/missing.json"></div>
+<script src="{api}/widget.js"></script></body></html>""")
+    browser.get(f"{origin}/cards.html")
+    assert _wait_state(browser, "rich") == "personal"
+    first, second = browser.find_elements(By.CSS_SELECTOR, "#rich .dmfrec-card")
+    assert first.find_element(By.CLASS_NAME, "dmfrec-name").text == "Red Mug"
+    assert first.find_element(By.CLASS_NAME, "dmfrec-price").text == "€12.00"
+    assert first.find_element(By.TAG_NAME, "img").get_attribute("src") == f"{origin}/red-mug.png"
+    assert first.get_attribute("href") == f"{origin}/red-mug.html"
+    assert second.find_element(By.CLASS_NAME, "dmfrec-name").text == "SKU-B"  # no info: SKU
+    assert _wait_state(browser, "plain") == "personal"
+    assert _cards(browser, "plain") == ["SKU-A", "SKU-B"]

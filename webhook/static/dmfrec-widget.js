@@ -3,24 +3,57 @@
  *   data-refresh="0"></div>
  * With a customer and a token it shows that customer's list (data-state="personal", or
  * "fallback" when the customer has none yet: popular SKUs); a guest gets data-state="popular".
- * A failed request leaves the element empty (data-state="error"), never breaks the page. */
+ * With data-products-url (the Magento module's product-info route: ?skus=A,B -> {sku: {name,
+ * price, url, image}}) the cards show name, price, image and link; without it, or if that
+ * call fails, SKU links. A failed list request leaves the element empty (data-state="error")
+ * and never breaks the page. */
 (function () {
   "use strict";
 
-  function card(el, item) {
+  function card(el, item, info) {
     var a = document.createElement("a");
     a.className = "dmfrec-card";
-    a.href = (el.getAttribute("data-product-url") || "#{sku}")
+    a.href = info && info.url ? info.url : (el.getAttribute("data-product-url") || "#{sku}")
       .replace("{sku}", encodeURIComponent(item.sku));
-    a.textContent = item.sku;
     a.setAttribute("data-sku", item.sku);
+    if (info && info.image) {
+      var img = document.createElement("img");
+      img.src = info.image;
+      img.alt = info.name || item.sku;
+      a.appendChild(img);
+    }
+    var name = document.createElement("span");
+    name.className = "dmfrec-name";
+    name.textContent = info && info.name ? info.name : item.sku;
+    a.appendChild(name);
+    if (info && info.price) {
+      var price = document.createElement("span");
+      price.className = "dmfrec-price";
+      price.textContent = info.price;
+      a.appendChild(price);
+    }
     return a;
+  }
+
+  function productInfo(el, items) {
+    var url = el.getAttribute("data-products-url");
+    if (!url || !items.length) return Promise.resolve({});
+    var skus = items.map(function (i) { return i.sku; }).join(",");
+    return fetch(url + (url.indexOf("?") < 0 ? "?" : "&") + "skus=" + encodeURIComponent(skus))
+      .then(function (r) { return r.ok ? r.json() : {}; })
+      .catch(function () { return {}; });
   }
 
   function render(el, body, limit, guest) {
     var items = (body.items || []).slice(0, limit);
+    return productInfo(el, items).then(function (infos) {
+      draw(el, body, items, infos || {}, guest);
+    });
+  }
+
+  function draw(el, body, items, infos, guest) {
     while (el.firstChild) el.removeChild(el.firstChild);
-    items.forEach(function (item) { el.appendChild(card(el, item)); });
+    items.forEach(function (item) { el.appendChild(card(el, item, infos[item.sku])); });
     el.setAttribute("data-state", guest ? "popular" : body.fallback ? "fallback" : "personal");
     if (body.version) el.setAttribute("data-version", body.version);
   }
@@ -39,7 +72,7 @@
     }
     return fetch(url, { headers: headers })
       .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
-      .then(function (body) { render(el, body, limit, !(customer && token)); })
+      .then(function (body) { return render(el, body, limit, !(customer && token)); })
       .catch(function () { el.setAttribute("data-state", "error"); });
   }
 
