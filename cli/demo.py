@@ -203,7 +203,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{len(orders)} orders recorded and applied", flush=True)
         print(f"training DMF ({args.epochs} epochs) on the window, then publishing ...",
               flush=True)
-        summary = training.nightly_retrain(rt)
+        summary = training.nightly_retrain(rt, progress=True)
         print(f"published model {summary['version']}: {summary['n_users']} customers, "
               f"{summary['n_items']} SKUs", flush=True)
         try:
@@ -220,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
               f"recommendations?token={token}\npopular: {base}/v1/popular\nAPI: "
               f"{base}/openapi.json\nmetrics: {base}/metrics", flush=True)
         if args.check:
-            return _check(args.port, conn, webhook_secret, token, customer, rt, procs, publish)
+            return _check(args.port, webhook_secret, token, customer, rt, procs, publish)
         print("\nrunning; Ctrl-C stops everything", flush=True)
         while all(p.poll() is None for p in procs):
             time.sleep(0.5)
@@ -248,7 +248,7 @@ def _healthy(port: int) -> bool:
         return False
 
 
-def _check(port, conn, webhook_secret, token, customer, rt, procs, publish) -> int:
+def _check(port, webhook_secret, token, customer, rt, procs, publish) -> int:
     """Buy the customer's top SKU over the webhook; the list must drop it, through the API."""
     from cli.errors import CliError
 
@@ -267,6 +267,8 @@ def _check(port, conn, webhook_secret, token, customer, rt, procs, publish) -> i
         "customer_email": "live@demo.example", "state": "processing", "status": "processing",
         "created_at": stamp, "updated_at": stamp,
         "items": [{"item_id": 1, "sku": top, "qty_ordered": 1, "price": 10, "row_total": 10}]}}
+    # A new connection: the replay's keep-alive one has idled through training and is closed.
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     started = time.monotonic()
     if (status := _post(conn, webhook_secret, order)) != 202:
         raise CliError(f"the live order was answered {status}")

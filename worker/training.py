@@ -100,19 +100,20 @@ def _save_register_publish(rt: Runtime, model, customers: list[str], skus: list[
     return {**summary, "gate": verdict.as_dict()} if verdict else summary
 
 
-def nightly_retrain(rt: Runtime) -> dict:
-    """Train from scratch; publish the candidate only if the promotion gate lets it through."""
+def nightly_retrain(rt: Runtime, *, progress: bool = False) -> dict:
+    """Train from scratch; publish the candidate only if the promotion gate lets it through.
+    `progress`: show the training progress bar (the demo; workers log instead)."""
     with train_lock(rt) as held:
         if not held:
             log.info("another training run holds the lock; skipped")
             return {"status": "locked"}
         seen = triggers.events_since_training(rt.redis)
-        summary = _retrain(rt)
+        summary = _retrain(rt, progress)
         triggers.training_done(rt.redis, seen)
         return summary
 
 
-def _retrain(rt: Runtime) -> dict:
+def _retrain(rt: Runtime, progress: bool = False) -> dict:
     from model.recommender import DMF
 
     s = rt.settings
@@ -130,7 +131,7 @@ def _retrain(rt: Runtime) -> dict:
             before = earlier
             holdout = gate.make_holdout(earlier, _data(rt, s.gate_holdout_days, until=now))
     model = DMF(epochs=s.train_epochs) if s.train_epochs else DMF()
-    model.fit(before.matrix, progress=False)
+    model.fit(before.matrix, progress=progress)
     customers = [str(u) for u in before.user_ids.tolist()]
     skus = [str(x) for x in before.item_ids.tolist()]
     active = rt.active_model()
