@@ -212,7 +212,8 @@ def run(args: argparse.Namespace) -> int:
                   + format_table(rows), flush=True)
         except ValueError as exc:  # too little history for a time split
             print(f"\nevaluation skipped: {exc}", flush=True)
-        customer = str(orders[0]["order"]["customer_id"])
+        # The newest order's customer: inside the training window, so the model has a list.
+        customer = str(max(orders, key=lambda o: o["order"]["updated_at"])["order"]["customer_id"])
         token = tokens.mint(token_secret, customer, ttl_s=3600)
         base = f"http://127.0.0.1:{args.port}"
         print(f"\ndemo storefront (live): {base}/demo?customer={customer}", flush=True)
