@@ -206,8 +206,10 @@ def run(args: argparse.Namespace) -> int:
         summary = training.nightly_retrain(rt, progress=True)
         print(f"published model {summary['version']}: {summary['n_users']} customers, "
               f"{summary['n_items']} SKUs", flush=True)
+        print("evaluating DMF (its defaults) and every baseline on a time split of this shop ...",
+              flush=True)
         try:
-            rows = run_evaluation(shop, "time", progress=False)
+            rows = run_evaluation(shop, "time", progress=True)
             print("\nevaluation on this shop (time split, same split for every model):\n"
                   + format_table(rows), flush=True)
         except ValueError as exc:  # too little history for a time split

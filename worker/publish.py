@@ -108,13 +108,16 @@ def _ttl_for(r: redis_lib.Redis, version: str, pending_ttl_s: int) -> int | None
     return None if active is not None and _text(active) == version else pending_ttl_s
 
 
-def publish_user_lists(r: redis_lib.Redis, version: str, lists: Mapping[str, Pairs], *,
+def publish_user_lists(r: redis_lib.Redis, version: str,
+                       lists: Mapping[str, Pairs] | Iterable[tuple[str, Pairs]], *,
                        pending_ttl_s: int = 2 * 86400, chunk: int = 1000) -> int:
-    """Write each customer's list under `version` (pipelined); an empty list deletes the key."""
+    """Write each customer's list under `version` (pipelined); an empty list deletes the key.
+    `lists`: a mapping, or (customer, list) pairs streamed as they are computed. Returns the
+    number of customers written."""
     check_version(version)
     ttl = _ttl_for(r, version, pending_ttl_s)
-    return _publish_lists(r, ((user_key(version, str(c)), p) for c, p in lists.items()),
-                          ttl, chunk)
+    pairs = lists.items() if isinstance(lists, Mapping) else lists
+    return _publish_lists(r, ((user_key(version, str(c)), p) for c, p in pairs), ttl, chunk)
 
 
 def publish_similar(r: redis_lib.Redis, version: str, lists: Mapping[str, Pairs], *,

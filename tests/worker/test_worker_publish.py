@@ -18,6 +18,20 @@ def test_user_lists_round_trip_and_empty_list_deletes(r):
     assert publish.read_user_list(r, "8") == ("v1", [("C", 1.0)])
 
 
+def test_user_lists_streamed_as_pairs_are_written_in_chunks(r):
+    """A full publish streams (customer, list) pairs block by block; none is dropped at a
+    chunk boundary and the count includes every customer."""
+    def lists():
+        for c in range(2501):
+            yield str(c), [(f"S{c % 7}", 1.0 - c / 10_000)]
+
+    assert publish.publish_user_lists(r, "v1", lists(), chunk=1000) == 2501
+    publish.activate_version(r, "v1")
+    assert publish.read_user_list(r, "2500") == ("v1", [("S1", 0.75)])
+    assert publish.read_user_list(r, "999") == ("v1", [("S5", 0.9001)])
+    assert len(list(r.scan_iter(publish.user_key("v1", "*"), count=1000))) == 2501
+
+
 def test_nothing_is_readable_before_activation(r):
     publish.publish_user_lists(r, "v1", {"7": [("A", 0.9)]})
     assert publish.read_user_list(r, "7") == (None, None)
