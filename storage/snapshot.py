@@ -99,7 +99,10 @@ def _round4(value: Decimal) -> Decimal:
 
 def _utc(value: datetime) -> datetime:
     if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
+        try:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:  # 0001-01-01 with a +offset: a 400, not a 500
+            raise ValueError("timestamp out of range once converted to UTC") from None
     return value
 
 

@@ -86,12 +86,13 @@ def verify(
     sig_header = headers.get("webhook-signature") or ""
     if not msg_id or not ts_text or not sig_header:
         raise SignatureError("missing webhook-id, webhook-timestamp or webhook-signature header")
-    try:
-        timestamp = int(ts_text)
-    except ValueError:
-        raise SignatureError("webhook-timestamp is not an integer") from None
+    # Unix seconds in ASCII digits only: int() would also take "+5", "1_0" or other scripts'
+    # digits, and a 400-digit value overflows the float comparison below.
+    if not (ts_text.isascii() and ts_text.isdigit() and len(ts_text) <= 12):
+        raise SignatureError("webhook-timestamp is not an integer")
+    timestamp = int(ts_text)
     current = time.time() if now is None else now
-    if abs(current - timestamp) > tolerance_s:
+    if abs(int(current) - timestamp) > tolerance_s:
         raise SignatureError("webhook-timestamp is outside the accepted window")
 
     offered: list[bytes] = []

@@ -82,7 +82,9 @@ def verify(secret: str, token: str, *, max_ttl_s: int = 3600, now: float | None 
         raise TokenError("malformed token")
     _, customer_b64, expires_text, signature = parts
     payload = f"{VERSION}.{customer_b64}.{expires_text}"
-    if not hmac.compare_digest(_signature(secret, payload), signature.lower()):
+    # Bytes: compare_digest refuses non-ASCII str (a TypeError, i.e. a 500, not a 401).
+    if not hmac.compare_digest(_signature(secret, payload).encode(),
+                               signature.lower().encode("utf-8", "replace")):
         raise TokenError("bad token signature")
     if not expires_text.isdigit():
         raise TokenError("malformed token expiry")
