@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     publish_n: int = 100  # SKUs stored per list, so read-time filtering leaves enough
     exclude_purchased: bool = True  # leave out what the customer already bought
     version_ttl_s: int = 7 * 86400  # how long a replaced model version's lists stay readable
+    versions_kept: int = 2  # ...for the last N replaced versions only; older ones expire at once
     pending_ttl_s: int = 2 * 86400  # lists of a version published but never activated
     popular_refresh_s: int = 60  # at most one popular-list recomputation per this many seconds
     pending_after_s: int = 60  # events still pending this long are enqueued again...

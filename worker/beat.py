@@ -44,4 +44,10 @@ SCHEDULE = {
         "task": "worker.tasks.maybe_fine_tune",
         "schedule": timedelta(seconds=60),
     },
+    # A Redis restarted without its data has no active version: fold-ins stop until the
+    # database's active version is published again (train queue).
+    "restore-active-version": {
+        "task": "worker.tasks.restore_active_version",
+        "schedule": timedelta(seconds=60),
+    },
 }

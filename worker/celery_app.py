@@ -25,6 +25,7 @@ TASK_ROUTES = {
     "worker.tasks.refresh_popular": {"queue": INGEST_QUEUE},
     "worker.tasks.refresh_hidden_skus": {"queue": INGEST_QUEUE},
     "worker.tasks.maybe_fine_tune": {"queue": INGEST_QUEUE},
+    "worker.tasks.restore_active_version": {"queue": INGEST_QUEUE},
     "worker.tasks.publish_version": {"queue": TRAIN_QUEUE},
     "worker.tasks.fine_tune": {"queue": TRAIN_QUEUE},
     "worker.tasks.nightly_retrain": {"queue": TRAIN_QUEUE},

@@ -33,6 +33,7 @@ import redis as redis_lib
 PREFIX = "dmfrec"
 ACTIVE_VERSION = f"{PREFIX}:active_version"
 VERSIONS = f"{PREFIX}:versions"
+RETIRED_GRACE_S = 60  # a retired version's lists outlive the switch this long (requests in flight)
 POPULAR = f"{PREFIX}:popular"
 POPULAR_LOCK = f"{PREFIX}:popular:lock"
 HIDDEN_SKUS = f"{PREFIX}:hidden_skus"
@@ -179,11 +180,15 @@ def set_bought(r: redis_lib.Redis, customer_id: str, skus: Iterable[str]) -> Non
 
 
 def activate_version(r: redis_lib.Redis, version: str, *, ttl_old: int = 7 * 86400,
-                     meta: Mapping[str, str | int | float] | None = None) -> str | None:
+                     keep: int = 2, meta: Mapping[str, str | int | float] | None = None
+                     ) -> str | None:
     """Make `version` the one readers use; return the version it replaced.
 
-    Its keys lose their pending TTL first, then the pointer switches in one SET, then every
-    other version's keys get `ttl_old` (keys that already expire keep their TTL).
+    Its keys lose their pending TTL first, then the pointer switches in one SET. The `keep`
+    versions activated last before it stay readable for `ttl_old` (a rollback); versions
+    activated earlier expire within RETIRED_GRACE_S: with fine-tunes publishing several
+    versions a day, a week of them would hold many copies of every list. Keys of versions
+    never activated (a publish in progress, a rejected candidate) keep their pending TTL.
     """
     check_version(version)
     _apply_to_keys(r, f"{PREFIX}:v:{version}:*", lambda pipe, key: pipe.persist(key))
@@ -194,9 +199,17 @@ def activate_version(r: redis_lib.Redis, version: str, *, ttl_old: int = 7 * 864
     pipe.zadd(VERSIONS, {version: now})
     pipe.hset(meta_key(version), mapping={"activated_at": now, **(meta or {})})
     previous = pipe.execute()[0]
+    earlier = [_text(v) for v in r.zrevrange(VERSIONS, 0, -1) if _text(v) != version]
+    retired = set(earlier[max(keep, 0):])
+    start = len(f"{PREFIX}:v:")
 
     def expire_other(pipe: redis_lib.client.Pipeline, key: str) -> None:
-        if not key.startswith(f"{PREFIX}:v:{version}:"):
+        owner = key[start:].split(":", 1)[0]
+        if owner == version:
+            return
+        if owner in retired:
+            pipe.expire(key, RETIRED_GRACE_S, lt=True)  # shortens; never lengthens
+        else:
             pipe.expire(key, ttl_old, nx=True)
 
     _apply_to_keys(r, f"{PREFIX}:v:*", expire_other)

@@ -113,6 +113,19 @@ def refresh_hidden_skus(self: Task) -> int:
         return live.refresh_hidden_skus(runtime())
 
 
+@app.task(name="worker.tasks.restore_active_version", bind=True, **RETRY)
+def restore_active_version(self: Task) -> str | None:
+    """Periodic: after Redis lost its data, publish the database's active version again."""
+    from worker.versions import version_to_restore
+
+    logs.reset(task_id=self.request.id)
+    with outages_retried():
+        version = version_to_restore(runtime())
+    if version is not None:
+        publish_version.apply_async(args=[version])
+    return version
+
+
 @app.task(name="worker.tasks.publish_version", bind=True, **RETRY)
 def publish_version(self: Task, version: str) -> dict:
     """Publish every list of a trained model version, then switch readers to it atomically."""

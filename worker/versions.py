@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import numpy as np
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from storage.db import run_transaction
 from storage.models import ModelVersion
@@ -22,6 +22,7 @@ from worker.runtime import LoadedModel, Runtime, load_model
 
 log = logging.getLogger("dmfrec.worker")
 CHUNK = 2000
+RESTORE_CLAIM = "dmfrec:restore:queued"  # one republish at a time (TTL: the claim's lifetime)
 
 
 def user_lists(loaded: LoadedModel, n: int) -> Iterator[tuple[str, list[tuple[str, float]]]]:
@@ -58,7 +59,7 @@ def publish_model_version(rt: Runtime, version: str) -> dict:
     similar = similar_lists(loaded, n)
     publish.publish_similar(rt.redis, version, similar, pending_ttl_s=ttl, chunk=CHUNK)
     previous = publish.activate_version(
-        rt.redis, version, ttl_old=rt.settings.version_ttl_s,
+        rt.redis, version, ttl_old=rt.settings.version_ttl_s, keep=rt.settings.versions_kept,
         meta={"n_users": n_users, "n_items": len(similar)},
     )
     _record_activation(rt, version, previous)
@@ -82,3 +83,24 @@ def _record_activation(rt: Runtime, version: str, previous: str | None) -> None:
                         .values(status="active", activated_at=now))
 
     run_transaction(rt.engine, work)
+
+
+def version_to_restore(rt: Runtime, claim_ttl_s: int = 3600) -> str | None:
+    """The version to publish again when Redis lost its data (restarted without persistence):
+    no ``dmfrec:active_version`` there, while ``model_versions`` records an active version
+    whose files exist. Fold-ins write only under the active version, so without this every
+    customer's list would stay stale until the next nightly retrain. Claimed in Redis, so
+    periodic checks queue it once."""
+    if publish.active_version(rt.redis) is not None:
+        return None
+    with rt.reading() as session:
+        version = session.scalar(select(ModelVersion.version)
+                                 .where(ModelVersion.status == "active")
+                                 .order_by(ModelVersion.activated_at.desc()).limit(1))
+    if version is None or not rt.model_path(version).exists():
+        return None
+    if not rt.redis.set(RESTORE_CLAIM, version, nx=True, ex=claim_ttl_s):
+        return None
+    log.warning("no active version in Redis; publishing the database's active one again",
+                extra={"version": version})
+    return version

@@ -55,6 +55,24 @@ def test_activation_persists_new_keys_and_expires_old(r):
     assert r.zrange(publish.VERSIONS, 0, -1) == ["v1", "v2"]
 
 
+def test_only_the_last_replaced_versions_stay_readable(r):
+    """Fine-tunes publish versions several times a day: only `keep` replaced versions keep
+    their lists for ttl_old; earlier ones expire within the grace; a version being published
+    (never activated) keeps its pending TTL."""
+    for v in ("v1", "v2", "v3"):
+        publish.publish_user_lists(r, v, {"7": [(v, 1.0)]})
+        publish.activate_version(r, v, ttl_old=1000, keep=1)
+    publish.publish_user_lists(r, "v5", {"7": [("pending", 1.0)]}, pending_ttl_s=5000)
+    publish.publish_user_lists(r, "v4", {"7": [("v4", 1.0)]})
+    assert publish.activate_version(r, "v4", ttl_old=1000, keep=1) == "v3"
+    ttl = {v: r.ttl(publish.user_key(v, "7")) for v in ("v1", "v2", "v3", "v4", "v5")}
+    assert ttl["v4"] == -1
+    assert 900 < ttl["v3"] <= 1000  # the rollback target
+    assert 0 < ttl["v2"] <= publish.RETIRED_GRACE_S and 0 < ttl["v1"] <= publish.RETIRED_GRACE_S
+    assert 4000 < ttl["v5"] <= 5000
+    assert publish.read_user_list(r, "7") == ("v4", [("v4", 1.0)])
+
+
 def test_readers_never_see_a_mix_during_a_switch(r):
     """Lists of v1 say 'old', of v2 'new'; a reader reading two customers in one request
     (one pointer read) must see the same version for both, while the switch happens."""
