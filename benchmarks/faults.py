@@ -66,7 +66,8 @@ from typing import Any
 import redis as redis_lib
 from sqlalchemy import Engine, create_engine, func, select, text
 
-from benchmarks.live import _free_port, _stop, machine, wait_healthy
+from benchmarks.live import _stop, machine, wait_healthy
+from benchmarks.machine import free_port
 from config.settings import Settings
 from storage.ingestion import Policy, utcnow
 from storage.models import Event
@@ -224,7 +225,7 @@ class Services:
 
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
-        self.db_port, self.redis_port = _free_port(), _free_port()
+        self.db_port, self.redis_port = free_port(), free_port()
         data = tmp / "mariadb"
         self.mariadb = Proc("mariadbd", [
             "/usr/sbin/mariadbd", "--no-defaults", f"--datadir={data}",
@@ -301,7 +302,7 @@ class Stack:
     """gunicorn + a Celery worker (ingest, train) + beat against the private services."""
 
     def __init__(self, tmp: Path, database_url: str, redis_url: str, model_dir: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         (tmp / "prom").mkdir(exist_ok=True)
         env = {

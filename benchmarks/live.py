@@ -52,6 +52,7 @@ import scipy.sparse as sp
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.engine import make_url
 
+from benchmarks.machine import free_port
 from config.settings import Settings
 from storage import schema
 from storage.models import Event
@@ -69,14 +70,6 @@ WEBHOOK_CAP_PER_S = 4000  # pre-signed events per second of load: more than eith
 
 
 # ---------------------------------------------------------------- processes
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -121,7 +114,7 @@ def wait_healthy(base: str, proc: subprocess.Popen, log: Path, timeout_s: float 
 @contextlib.contextmanager
 def gunicorn(app: str | None, env: dict, tmp: Path, name: str) -> Iterator[str]:
     """Our app (app=None: gunicorn.conf.py's wsgi_app) or another one, same config file."""
-    port = _free_port()
+    port = free_port()
     prom = tmp / f"prom-{name}"
     prom.mkdir()
     cmd = [sys.executable, "-m", "gunicorn", "-c", str(REPO / "gunicorn.conf.py"),

@@ -50,12 +50,12 @@ from tqdm import tqdm
 from benchmarks.live import (
     WEBHOOK_PATH,
     Arrivals,
-    _free_port,
     fresh_database,
     machine,
     started,
     wait_healthy,
 )
+from benchmarks.machine import free_port, start_redis
 from config.settings import Settings
 from storage.db import make_engine
 from storage.magento_fixture import build_magento_db, csv_files, read_csv
@@ -203,19 +203,13 @@ class PeakMemory:
 
 
 @contextlib.contextmanager
-def private_redis(tmp: Path) -> Iterator[tuple[redis_lib.Redis, subprocess.Popen, str]]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--notify-keyspace-events", "K$", "--dir", str(tmp)],
-        stdout=subprocess.DEVNULL, start_new_session=True)
+def private_redis() -> Iterator[tuple[redis_lib.Redis, subprocess.Popen, str]]:
+    """A private redis-server with keyspace notifications (freshness), stopped at the end."""
+    proc, port = start_redis("--notify-keyspace-events", "K$")
+    if proc is None:
+        raise RuntimeError("the private redis-server did not start")
     r = redis_lib.Redis(port=port, decode_responses=True)
     try:
-        for _ in range(100):
-            with contextlib.suppress(redis_lib.ConnectionError):
-                if r.ping():
-                    break
-            time.sleep(0.05)
         yield r, proc, f"redis://127.0.0.1:{port}/0"
     finally:
         r.close()
@@ -262,7 +256,7 @@ def main() -> None:
 
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="dmfrec_replay_")))
-        r, redis_proc, redis_url = stack.enter_context(private_redis(tmp))
+        r, redis_proc, redis_url = stack.enter_context(private_redis())
         db_url = stack.enter_context(fresh_database(args.mysql_url))
         settings = Settings(database_url=db_url, redis_url=redis_url, broker_url=redis_url,
                             model_dir=tmp / "models", webhook_secrets=SECRET,
@@ -277,7 +271,7 @@ def main() -> None:
                "DMFREC_FINE_TUNE_AFTER_EVENTS": "0", "DMFREC_FINE_TUNE_AFTER_MINUTES": "0",
                "DMFREC_WINDOW_DAYS": str(WINDOW_DAYS), "DMFREC_GATE_HOLDOUT_DAYS": "0",
                "WEB_CONCURRENCY": str(args.workers)}
-        port = _free_port()
+        port = free_port()
         (tmp / "prom").mkdir()
         web = stack.enter_context(started(
             [sys.executable, "-m", "gunicorn", "-c", str(REPO / "gunicorn.conf.py"),

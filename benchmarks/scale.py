@@ -37,8 +37,6 @@ import json
 import math
 import os
 import platform
-import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -48,6 +46,8 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+
+from benchmarks.machine import cpu, start_redis
 
 PUBLISH_N = 100  # config.settings.Settings.publish_n: lists are stored longer than served
 PUBLISH_CHUNK = 2000  # worker.versions.CHUNK
@@ -130,7 +130,7 @@ def measure_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
     matrix = synthetic_matrix(n, args.skus, args.per_customer, seed=args.seed)
     row: dict[str, Any] = {"customers": n, "skus": args.skus, "nnz": int(matrix.nnz),
                            "gen_s": round(time.perf_counter() - started, 1),
-                           "machine": f"{platform.machine()}, {_cpu()}"}
+                           "machine": f"{platform.machine()}, {cpu()}"}
     row.update(_train(matrix, args))
     model = row.pop("_model")
     row.update(_publish(model, args))
@@ -317,30 +317,6 @@ def _publish(model: Any, args: argparse.Namespace) -> dict[str, Any]:
 # ------------------------------------------------------------------ driver
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start_redis() -> tuple[subprocess.Popen | None, int]:
-    """A private, non-persistent redis-server (other users share the usual one)."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        return None, 0
-    port = _free_port()
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no"], stdout=subprocess.DEVNULL)
-    for _ in range(50):  # ready when it accepts a connection
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc, port
-        except OSError:
-            time.sleep(0.1)
-    proc.terminate()
-    return None, 0
-
-
 def growth_laws(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     """y = a * customers^b per figure, least squares in log-log over the sizes that have it."""
     laws = {}
@@ -459,7 +435,7 @@ def main() -> None:
     else:
         try:
             import redis  # noqa: F401  (only to know whether the writes can run)
-            redis_proc, port = _start_redis()
+            redis_proc, port = start_redis()
         except ImportError:
             pass
         if not port:
@@ -492,7 +468,7 @@ def report(rows: list[dict[str, Any]], sizes: list[int], args: argparse.Namespac
     laws = growth_laws(rows)
     extra = sorted({*EXTRA_SIZES, *sizes} - {r["customers"] for r in rows}) if laws else []
     predicted = print_table(rows, laws, extra)
-    here = f"{platform.machine()}, {_cpu()}"  # rows from before "machine" was recorded
+    here = f"{platform.machine()}, {cpu()}"  # rows from before "machine" was recorded
     devices = sorted({f"{r.get('machine', here)}, {r.get('device')}" for r in rows})
     print(f"\nmachine: {' / '.join(devices)}; "
           f"{rows[0]['skus']:,} SKUs, ~{args.per_customer:g} purchases per customer")
@@ -509,16 +485,6 @@ def _passthrough(args: argparse.Namespace) -> list[str]:
             "--train-budget-s", str(args.train_budget_s),
             "--publish-budget-s", str(args.publish_budget_s), "--device", args.device,
             "--seed", str(args.seed)]
-
-
-def _cpu() -> str:
-    try:
-        names = [line.split(":", 1)[1].strip()
-                 for line in Path("/proc/cpuinfo").read_text().splitlines()
-                 if line.startswith("model name")]
-        return f"{names[0]}, {len(names)} logical cores" if names else "unknown CPU"
-    except OSError:
-        return "unknown CPU"
 
 
 if __name__ == "__main__":

@@ -26,6 +26,8 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks.machine import cpu
+
 SUITES = {
     "ml100k": ("ml-100k/u.data", "movielens", None),
     "retail": ("online-retail", "online-retail", None),
@@ -152,19 +154,9 @@ def main() -> None:
             print(f"| {suite} | {name} | {row['users']:,} x {row['skus']:,} | {row['nnz']:,} | "
                   f"{row['fit_seconds']}{mark} | {row.get('s_per_epoch', '')}{mark} | "
                   f"{row['peak_mib']} | {row['fit_mib']} |", flush=True)
-    print(f"\nmachine: {platform.machine()}, {_cpu()}", flush=True)
+    print(f"\nmachine: {platform.machine()}, {cpu()}", flush=True)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
-
-
-def _cpu() -> str:
-    try:
-        names = [line.split(":", 1)[1].strip()
-                 for line in Path("/proc/cpuinfo").read_text().splitlines()
-                 if line.startswith("model name")]
-        return f"{names[0]}, {len(names)} logical cores" if names else "unknown CPU"
-    except OSError:
-        return "unknown CPU"
 
 
 if __name__ == "__main__":
