@@ -144,8 +144,6 @@ def _train(matrix: sp.csr_matrix, args: argparse.Namespace) -> dict[str, Any]:
     from tqdm.auto import tqdm
 
     from model.recommender import DMF
-    from model.softmax import epoch_groups, softmax_loss
-    from model.training import epoch_samples, train_batch
 
     model = DMF(device=args.device)
     cfg = model.config
@@ -159,10 +157,7 @@ def _train(matrix: sp.csr_matrix, args: argparse.Namespace) -> dict[str, Any]:
     optimizer = torch.optim.Adam(model.net.parameters(), lr=cfg.lr)
     rng = np.random.default_rng(cfg.seed)
     batch = model.batch_samples()
-    softmax = cfg.loss == "softmax"
-    size = max(batch // (1 + cfg.neg_ratio), 1) if softmax else batch
-    samples = model.matrix.nnz * (1 if softmax else 1 + cfg.neg_ratio)
-    per_epoch = math.ceil(samples / size)
+    per_epoch = math.ceil(model.matrix.nnz * (1 + cfg.neg_ratio) / batch)
     step_times: list[float] = []
     sample_s: list[float] = []
     epochs_done, stopped = 0, False
@@ -171,28 +166,12 @@ def _train(matrix: sp.csr_matrix, args: argparse.Namespace) -> dict[str, Any]:
                unit="step", mininterval=5, file=sys.stderr)
     for _ in range(args.epochs_measured):
         t0 = time.perf_counter()
-        if softmax:
-            users, items, values, negs = epoch_groups(model.matrix, cfg.neg_ratio, rng)
-        else:
-            users, items, values = epoch_samples(model.matrix, cfg.neg_ratio, rng)
+        samples, size = model.epoch_samples(rng)
         sample_s.append(time.perf_counter() - t0)
         model.net.train()
-        for lo in range(0, len(users), size):
+        for lo in range(0, len(samples[0]), size):
             t0 = time.perf_counter()
-            hi = lo + size
-            if softmax:
-                loss = softmax_loss(model.net, model.matrix, model._cols, users[lo:hi],
-                                    items[lo:hi], values[lo:hi], negs[lo:hi], model.device,
-                                    cfg.temperature, cfg.leave_target_out)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                float(loss.detach())  # train_epochs reads the loss every step (a sync)
-            else:
-                train_batch(model.net, optimizer, model.matrix, model._cols, users[lo:hi],
-                            items[lo:hi], values[lo:hi], cfg.loss,
-                            float(model.matrix.data.max()), model.device,
-                            cfg.leave_target_out)
+            model.train_step(optimizer, *(a[lo : lo + size] for a in samples))
             step_times.append(time.perf_counter() - t0)
             bar.update()
             if len(step_times) >= MIN_STEPS and time.perf_counter() > budget_end:
@@ -380,7 +359,7 @@ def print_table(rows: list[dict[str, Any]], laws: dict[str, dict[str, float]],
               f"{_cell(p, 'publish_s', '^')} | {_cell(p, 'redis_bytes_per_customer', '^')} | "
               f"{_cell(p, 'redis_mib', '^')} |")
     print("\nplain: measured; ~: from the size's measured steps / blocks (seconds per step x "
-          "steps, per block x blocks, 30 epochs from the epoch); ^: growth law below")
+          "steps, per block x blocks, the default epochs from the epoch); ^: growth law below")
     for key, unit, label in (*LAW, ("peak_mib", "MiB", "fit peak MiB")):
         law = laws.get(key, {})
         if "slope" in law:

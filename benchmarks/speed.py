@@ -5,7 +5,7 @@ beside every baseline's fit, on ML-100K, Online Retail and a synthetic shop at 1
 
 Each (data set, model) fit runs in a fresh child process, so its peak resident memory
 (`ru_maxrss`) is its own; "fit MiB" is that peak minus the resident memory just before the fit
-(data loaded, libraries imported). DMF trains with its defaults (30 epochs) on the real data,
+(data loaded, libraries imported). DMF trains with its defaults (all its epochs) on the real data,
 the fit the quality table reports. On the synthetic shops DMF runs its first `SYNTH_STEPS`
 optimizer steps (defaults, sampled-softmax batches) and the time per epoch is extrapolated
 from them (steps per epoch x seconds per step; "fit s" is 30 such epochs): a step's cost and
@@ -93,7 +93,6 @@ def _dmf_steps(suite: str, matrix) -> dict:
     import torch
 
     from model.recommender import DMF
-    from model.softmax import epoch_groups, softmax_loss
 
     model = DMF()
     cfg = model.config
@@ -102,18 +101,12 @@ def _dmf_steps(suite: str, matrix) -> dict:
     model.net = model._network(matrix.shape)
     model.set_matrix(matrix)
     optimizer = torch.optim.Adam(model.net.parameters(), lr=cfg.lr)
-    users, items, values, negs = epoch_groups(model.matrix, cfg.neg_ratio,
-                                              np.random.default_rng(cfg.seed))
-    size = model.batch_samples() // (1 + cfg.neg_ratio)
-    per_epoch = math.ceil(len(users) / size)
+    samples, size = model.epoch_samples(np.random.default_rng(cfg.seed))
+    per_epoch = math.ceil(len(samples[0]) / size)
     started = time.perf_counter()
     for step in range(min(SYNTH_STEPS, per_epoch)):
         lo, hi = step * size, (step + 1) * size
-        loss = softmax_loss(model.net, model.matrix, model._cols, users[lo:hi], items[lo:hi],
-                            values[lo:hi], negs[lo:hi], model.device, cfg.temperature)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        model.train_step(optimizer, *(a[lo:hi] for a in samples))
     per_step = (time.perf_counter() - started) / min(SYNTH_STEPS, per_epoch)
     return {"suite": suite, "model": "dmf", "users": matrix.shape[0], "skus": matrix.shape[1],
             "nnz": int(matrix.nnz), "fit_seconds": round(per_step * per_epoch * cfg.epochs, 1),

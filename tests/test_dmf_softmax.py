@@ -89,3 +89,55 @@ def test_large_shops_get_larger_batches_so_an_epoch_has_bounded_steps():
     assert free.batch_samples() == 64 and free.history[0]["steps"] == 23  # 360 / (64 // 4)
     with pytest.raises(ValueError, match="max_steps_per_epoch"):
         DMFConfig(max_steps_per_epoch=-1)
+
+
+
+def _lto_vectors(net, m, u, j):
+    """p_u from u's row without j, q_j from j's column without u (leave-target-out)."""
+    without = m.tolil()
+    without[u, j] = 0
+    without = sp.csr_matrix(without)
+    without.eliminate_zeros()
+    p = F.normalize(net.user_tower(gather_bags(without, np.array([u]))), dim=-1)[0]
+    q = F.normalize(net.item_tower(gather_bags(without.T.tocsr(), np.array([j]))), dim=-1)[0]
+    return p, q
+
+
+@pytest.mark.parametrize("most", [64, 3])
+def test_shared_negatives_loss_by_hand(most):
+    """Each positive is scored against every SKU drawn in the step (the first `most`
+    distinct draws), minus those its customer bought."""
+    model = DMF(**{**SOFT, "epochs": 2}).fit(two_groups(), progress=False)
+    m, net = model.matrix, model.net.eval()
+    cols = m.T.tocsr()
+    users = np.array([4, 40])
+    items = np.array([int(m[4].indices[0]), int(m[40].indices[1])])
+    negs = np.array([[25, 33, 3], [3, 1, 21]])  # 3 was drawn twice; 25, 33 unbought by 4
+    with torch.no_grad():
+        got = softmax_loss(net, m, cols, users, items,
+                           np.asarray(m[users, items], np.float32).ravel(), negs,
+                           torch.device("cpu"), 0.1, shared=most)
+        cand = [25, 33, 3, 1, 21][:most]
+        q_c = F.normalize(net.item_tower(gather_bags(cols, np.array(cand))), dim=-1)
+        losses = []
+        for u, j in zip(users, items, strict=True):
+            p, q_pos = _lto_vectors(net, m, u, j)
+            unbought = [c for c, k in enumerate(cand) if m[u, k] == 0]
+            logits = torch.cat([(p @ q_pos)[None], q_c[unbought] @ p]) / 0.1
+            losses.append(-torch.log_softmax(logits, dim=0)[0])
+    assert any(m[4, k] for k in cand) or any(m[40, k] for k in cand)  # some are masked
+    torch.testing.assert_close(got, torch.stack(losses).mean(), rtol=1e-5, atol=1e-6)
+
+
+def test_shared_negatives_learn_the_taste_groups_deterministically():
+    m = two_groups()
+    a = DMF(**{**SOFT, "shared_negatives": 16}).fit(m, progress=False)
+    scores = a.score(np.arange(60))
+    top = np.argsort(-np.where(m.toarray() > 0, -np.inf, scores), axis=1)[:, :5]
+    assert np.where(np.arange(60)[:, None] < 30, top < 20, top >= 20).mean() > 0.9
+    b = DMF(**{**SOFT, "shared_negatives": 16}).fit(m, progress=False)
+    np.testing.assert_array_equal(scores, b.score(np.arange(60)))
+    own = DMF(**{**SOFT, "shared_negatives": 0}).fit(m, progress=False)
+    assert not np.array_equal(scores, own.score(np.arange(60)))
+    with pytest.raises(ValueError, match="shared_negatives"):
+        DMFConfig(shared_negatives=-1)
