@@ -75,7 +75,7 @@ class DMFConfig:
     user_layers: tuple[int, ...] = (512, 128)
     item_layers: tuple[int, ...] = (512, 128)
     loss: str = "softmax"  # "bce": 0/1 targets; "nce": targets Y_ij / max(R), the paper's;
-    # "softmax": each positive against its own negatives (model.softmax)
+    # "softmax": each positive against sampled SKUs (model.softmax)
     neg_ratio: int = 4  # sampled unobserved entries per observed one, each epoch
     shared_negatives: int = 1024  # loss "softmax": the step's draws (up to this many) are
     # candidates for all its positives (model.softmax); 0: each positive's own neg_ratio
@@ -144,6 +144,7 @@ class DMF:
         self.version = artifact.new_version_id()
         self._cache = _Cache()
         self._cols: sp.csr_matrix | None = None
+        self._max_rating = 1.0
 
     # ----------------------------------------------------------------- training
     def fit(
@@ -232,7 +233,7 @@ class DMF:
         if cfg.loss != "softmax":
             return train_batch(
                 self.net, optimizer, self.matrix, self._cols, *batch, cfg.loss,
-                float(self.matrix.data.max()), self.device, cfg.leave_target_out,
+                self._max_rating, self.device, cfg.leave_target_out,
             )
         loss = softmax_loss(
             self.net, self.matrix, self._cols, *batch, self.device, cfg.temperature,
@@ -280,6 +281,7 @@ class DMF:
                     "(add_users / add_items)"
                 )
         self.matrix = matrix
+        self._max_rating = float(matrix.data.max()) if matrix.nnz else 1.0  # nce targets
         self._cols = matrix.T.tocsr()
         self._cols.sort_indices()
         self._cache = _Cache()

@@ -86,14 +86,12 @@ def softmax_loss(
     p = F.normalize(p, dim=-1)
     q_pos = F.normalize(q_pos, dim=-1)
     q_all = F.normalize(q_all, dim=-1)
-    if shared:
-        q_neg = q_all[_index(inv_i[n:], device)]
-        neg = (p @ q_neg.T).masked_fill(_bought(rows, users, cand, device), float("-inf"))
-        logits = torch.cat([(p * q_pos).sum(-1, keepdim=True), neg], dim=1) / temperature
-        return F.cross_entropy(logits, torch.zeros(n, dtype=torch.long, device=device))
-    q_neg = q_all[_index(inv_i[n:], device).view(n, k)]
-    logits = torch.cat([(p * q_pos).sum(-1, keepdim=True),
-                        torch.einsum("bd,bkd->bk", p, q_neg)], dim=1) / temperature
+    if shared:  # [n, candidates]: every positive against the step's candidates
+        neg = (p @ q_all[_index(inv_i[n:], device)].T).masked_fill(
+            _bought(rows, users, cand, device), float("-inf"))
+    else:  # [n, k]: each positive against its own negatives
+        neg = torch.einsum("bd,bkd->bk", p, q_all[_index(inv_i[n:], device).view(n, k)])
+    logits = torch.cat([(p * q_pos).sum(-1, keepdim=True), neg], dim=1) / temperature
     return F.cross_entropy(logits, torch.zeros(n, dtype=torch.long, device=device))
 
 
