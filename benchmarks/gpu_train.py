@@ -44,8 +44,8 @@ def main() -> None:
         "protocol": args.protocol,
         "shape": list(split.train.matrix.shape),
         "nnz": int(split.train.matrix.nnz),
-        "epochs": len(model.history),
-        "epoch_seconds": [round(h["seconds"], 3) for h in model.history],
+        "epochs": model.config.epochs, "members": model.config.members,
+        "epoch_seconds": [round(h["seconds"], 3) for h in model.history],  # member by member
         "fit_seconds": round(fit, 2),
         **{k: round(v, 4) for k, v in evaluate(model, split, 10, metrics=metrics).items()},
     }

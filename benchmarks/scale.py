@@ -18,7 +18,7 @@ Each size runs in a fresh child process, so its RSS high-water mark (VmHWM) is i
 "fit MiB" is that mark after training minus the resident memory just before the network is
 built (matrix generated, libraries imported). Training mirrors `DMF.train_epochs` with the
 defaults (sampled softmax, `max_steps_per_epoch` steps): `--epochs-measured` epochs, or fewer
-steps when `--train-budget-s` runs out, and the default epoch count (30) is extrapolated from
+steps when `--train-budget-s` runs out, and the default epoch count is extrapolated from
 the seconds per epoch (marked "~"). A step's memory is reached on its first step (Adam state
 included), so a few steps give the fit's true peak. Publishing runs the model's blocked
 `recommend_all` (top `publish_n` = 100, as `worker.versions`) and `worker.publish.
@@ -150,11 +150,11 @@ def _train(matrix: sp.csr_matrix, args: argparse.Namespace) -> dict[str, Any]:
     torch.manual_seed(cfg.seed)
     rss_before = _status_mib("VmRSS")
     started = time.perf_counter()
-    model.net = model._network(matrix.shape)
+    model.nets = [model._network(matrix.shape) for _ in range(cfg.members)]
     model.set_matrix(matrix)
     _sync(model.device)
     setup_s = time.perf_counter() - started
-    optimizer = torch.optim.Adam(model.net.parameters(), lr=cfg.lr)
+    optimizers = [torch.optim.Adam(net.parameters(), lr=cfg.lr) for net in model.nets]
     rng = np.random.default_rng(cfg.seed)
     batch = model.batch_samples()
     per_epoch = math.ceil(model.matrix.nnz * (1 + cfg.neg_ratio) / batch)
@@ -168,10 +168,11 @@ def _train(matrix: sp.csr_matrix, args: argparse.Namespace) -> dict[str, Any]:
         t0 = time.perf_counter()
         samples, size = model.epoch_samples(rng)
         sample_s.append(time.perf_counter() - t0)
-        model.net.train()
-        for lo in range(0, len(samples[0]), size):
+        for lo in range(0, len(samples[0]), size):  # a step = one step of every member
             t0 = time.perf_counter()
-            model.train_step(optimizer, *(a[lo : lo + size] for a in samples))
+            for net, optimizer in zip(model.nets, optimizers, strict=True):
+                net.train()
+                model.train_step(optimizer, *(a[lo : lo + size] for a in samples), net=net)
             step_times.append(time.perf_counter() - t0)
             bar.update()
             if len(step_times) >= MIN_STEPS and time.perf_counter() > budget_end:
@@ -333,7 +334,7 @@ def _cell(row: dict[str, Any], key: str, mark: str = "") -> str:
 def print_table(rows: list[dict[str, Any]], laws: dict[str, dict[str, float]],
                 extra: list[int]) -> list[dict[str, Any]]:
     """The measured sizes, then the growth law's sizes; returns the extrapolated rows."""
-    print("\n| customers | purchases | s/epoch | retrain s (30 ep) | fit peak MiB | fit MiB "
+    print("\n| customers | purchases | s/epoch | retrain s (def. epochs) | fit peak MiB | fit MiB "
           "| publish s | Redis B/customer | Redis MiB |\n|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         ep = "~" if r.get("epoch_extrapolated") else ""
@@ -385,7 +386,7 @@ def main() -> None:
     p.add_argument("--skus", type=int, default=50_000)
     p.add_argument("--per-customer", type=float, default=20.0)
     p.add_argument("--epochs-measured", type=int, default=1,
-                   help="epochs to run and time (the default config trains 30)")
+                   help="epochs to run and time (each a step of every member)")
     p.add_argument("--train-budget-s", type=float, default=0.0,
                    help="stop training after this many seconds (>= 3 steps) and extrapolate")
     p.add_argument("--publish-budget-s", type=float, default=0.0,

@@ -8,7 +8,8 @@ Each (data set, model) fit runs in a fresh child process, so its peak resident m
 (data loaded, libraries imported). DMF trains with its defaults (all its epochs) on the real data,
 the fit the quality table reports. On the synthetic shops DMF runs its first `SYNTH_STEPS`
 optimizer steps (defaults, sampled-softmax batches) and the time per epoch is extrapolated
-from them (steps per epoch x seconds per step; "fit s" is 30 such epochs): a step's cost and
+from them (steps per epoch x seconds per step, a step of every member of the ensemble;
+"fit s" is the default number of such epochs): a step's cost and
 memory do not change along an epoch, and a full 10x epoch takes too long on 2 cores.
 The 10x shop has 10x the customers, SKUs and purchases of the 1x one, so customers x SKUs
 grows 100x: a model that builds dense rows would grow 100x, DMF (sparse bags) grows with the
@@ -98,15 +99,16 @@ def _dmf_steps(suite: str, matrix) -> dict:
     cfg = model.config
     torch.manual_seed(cfg.seed)
     before = _current_rss_mib()
-    model.net = model._network(matrix.shape)
+    model.nets = [model._network(matrix.shape) for _ in range(cfg.members)]
     model.set_matrix(matrix)
-    optimizer = torch.optim.Adam(model.net.parameters(), lr=cfg.lr)
+    optimizers = [torch.optim.Adam(net.parameters(), lr=cfg.lr) for net in model.nets]
     samples, size = model.epoch_samples(np.random.default_rng(cfg.seed))
     per_epoch = math.ceil(len(samples[0]) / size)
     started = time.perf_counter()
-    for step in range(min(SYNTH_STEPS, per_epoch)):
+    for step in range(min(SYNTH_STEPS, per_epoch)):  # a step of every member, as in an epoch
         lo, hi = step * size, (step + 1) * size
-        model.train_step(optimizer, *(a[lo:hi] for a in samples))
+        for net, optimizer in zip(model.nets, optimizers, strict=True):
+            model.train_step(optimizer, *(a[lo:hi] for a in samples), net=net)
     per_step = (time.perf_counter() - started) / min(SYNTH_STEPS, per_epoch)
     return {"suite": suite, "model": "dmf", "users": matrix.shape[0], "skus": matrix.shape[1],
             "nnz": int(matrix.nnz), "fit_seconds": round(per_step * per_epoch * cfg.epochs, 1),

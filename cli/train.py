@@ -20,6 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_data_args(p, allow_db=True)
     p.add_argument("--out", type=Path, required=True, help="artifact directory to write")
     p.add_argument("--epochs", type=int, help="training epochs (default: the model's)")
+    p.add_argument("--members", type=int,
+                   help="networks trained independently, scores averaged (default: the model's)")
     p.add_argument("--neg-ratio", type=int, help="negatives per observed entry")
     p.add_argument("--lr", type=float, help="Adam learning rate")
     p.add_argument("--batch-size", type=int, help="mini-batch size")
@@ -44,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
         k: v
         for k, v in {
             "epochs": args.epochs,
+            "members": args.members,
             "neg_ratio": args.neg_ratio,
             "lr": args.lr,
             "batch_size": args.batch_size,

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
+from torch.nn import functional as F
 
 from model.dmf import DMFNetwork, gather_bags
 from model.losses import MU, cosine, cross_entropy, targets
@@ -15,7 +16,7 @@ from model.sampling import sample_negatives
 from model.training import batch_predictions, epoch_samples
 
 FAST = dict(epochs=25, batch_size=512, lr=1e-2, user_layers=(32, 16), item_layers=(32, 16),
-            device="cpu", neg_ratio=3, dropout=0.0)
+            device="cpu", neg_ratio=3, dropout=0.0, members=2)
 
 
 def two_groups(n_users=60, n_items=40, seed=0) -> sp.csr_matrix:
@@ -182,8 +183,9 @@ def test_same_seed_same_model_on_cpu():
     a = DMF(**fast, seed=3).fit(m, progress=False)
     b = DMF(**fast, seed=3).fit(m, progress=False)
     c = DMF(**fast, seed=4).fit(m, progress=False)
-    for key, value in a.net.state_dict().items():
-        assert torch.equal(value, b.net.state_dict()[key]), key
+    for net_a, net_b in zip(a.nets, b.nets, strict=True):
+        for key, value in net_a.state_dict().items():
+            assert torch.equal(value, net_b.state_dict()[key]), key
     users = np.arange(10)
     np.testing.assert_array_equal(a.score(users), b.score(users))
     assert not np.array_equal(a.score(users), c.score(users))
@@ -211,16 +213,42 @@ def test_epoch_callback_metrics_land_in_history_and_the_progress_bar(capsys):
     seen = []
 
     def callback(epoch, model):
-        seen.append(epoch)
+        # The model scores with the members trained so far: 16 dimensions each.
+        seen.append((epoch, model.user_vectors(np.array([0])).shape[1]))
         return {"HR@10": 0.5} if epoch == 2 else None
 
     model = DMF(**{**FAST, "epochs": 2}).fit(two_groups(), progress=True,
                                             epoch_callback=callback)
-    assert seen == [1, 2]
-    assert [h["epoch"] for h in model.history] == [1, 2]
+    assert seen == [(1, 16), (2, 16), (1, 32), (2, 32)]  # member 1's epochs, then member 2's
+    assert [(h["member"], h["epoch"]) for h in model.history] == [(1, 1), (1, 2), (2, 1), (2, 2)]
     assert model.history[1]["HR@10"] == 0.5 and "HR@10" not in model.history[0]
     assert all(h["seconds"] > 0 and np.isfinite(h["loss"]) for h in model.history)
     assert "HR@10" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------- members
+def test_the_score_is_the_mean_of_the_members_cosines(trained):
+    users, m = np.arange(60), trained.matrix
+    cosines = []
+    for net in trained.nets:
+        p = F.normalize(net.user_tower(gather_bags(m, users)), dim=-1)
+        q = F.normalize(net.item_tower(gather_bags(m.T.tocsr(), np.arange(40))), dim=-1)
+        cosines.append((p @ q.T).detach().numpy())
+    assert len(cosines) == 2 and not np.allclose(cosines[0], cosines[1])  # they differ
+    np.testing.assert_allclose(trained.score(users), np.mean(cosines, axis=0), atol=1e-6)
+
+
+def test_the_first_member_is_the_one_network_model():
+    """Members are trained independently: adding some leaves the first one as it was."""
+    m = two_groups()
+    one = DMF(**{**FAST, "epochs": 3, "members": 1}).fit(m, progress=False)
+    three = DMF(**{**FAST, "epochs": 3, "members": 3}).fit(m, progress=False)
+    for key, value in one.net.state_dict().items():
+        assert torch.equal(value, three.nets[0].state_dict()[key]), key
+    assert not torch.equal(three.nets[1].user_tower.first.weight,
+                           three.nets[0].user_tower.first.weight)
+    assert [h["member"] for h in three.history] == [1] * 3 + [2] * 3 + [3] * 3
+    assert "member" not in one.history[0]
 
 
 # ------------------------------------------------------------------- serving
@@ -305,6 +333,8 @@ def test_config_validation_and_device():
         DMFConfig(loss="mse")
     with pytest.raises(ValueError, match="input_norm"):
         DMFConfig(input_norm="l1")
+    with pytest.raises(ValueError, match="members"):
+        DMFConfig(members=0)
     with pytest.raises(ValueError, match="last widths differ"):
         DMF(user_layers=(8, 4), item_layers=(8, 2), device="cpu").fit(two_groups(),
                                                                      progress=False)

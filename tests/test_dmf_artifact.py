@@ -8,7 +8,7 @@ import scipy.sparse as sp
 import torch
 
 from model.recommender import DMF
-from tests.test_dmf import fresh, small_model
+from tests.test_dmf import FAST, fresh, small_model, two_groups
 
 
 @pytest.fixture
@@ -34,7 +34,9 @@ def test_round_trip_scores_identically(trained, tmp_path):
 def test_files_are_plain_tensors_a_sparse_matrix_and_json(trained, tmp_path):
     trained.save(tmp_path / "m", metadata={"metrics": {"HR@10": 0.7}})
     state = torch.load(tmp_path / "m" / "weights.pt", weights_only=True)
-    assert set(state) == set(trained.net.state_dict())
+    assert len(trained.nets) == trained.config.members == 2
+    assert set(state) == {f"member{k}.{key}" for k, net in enumerate(trained.nets)
+                          for key in net.state_dict()}
     matrix = sp.load_npz(tmp_path / "m" / "matrix.npz")
     assert matrix.shape == (60, 40)
     meta = json.loads((tmp_path / "m" / "meta.json").read_text())
@@ -50,6 +52,21 @@ def test_a_grown_model_round_trips(trained, tmp_path):
     loaded = DMF.load(tmp_path / "g", device="cpu")
     assert loaded.n_items == 42
     np.testing.assert_array_equal(model.score(np.arange(5)), loaded.score(np.arange(5)))
+
+
+def test_one_member_keeps_the_plain_network_keys_and_old_artifacts_load(tmp_path):
+    one = DMF(**{**FAST, "members": 1, "epochs": 2}).fit(two_groups(), progress=False)
+    one.save(tmp_path / "one")
+    state = torch.load(tmp_path / "one" / "weights.pt", weights_only=True)
+    assert set(state) == set(one.net.state_dict())
+    # An artifact written before members existed has no such key in its config.
+    meta_path = tmp_path / "one" / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    del meta["config"]["members"]
+    meta_path.write_text(json.dumps(meta))
+    loaded = DMF.load(tmp_path / "one", device="cpu")
+    assert loaded.config.members == 1
+    np.testing.assert_array_equal(one.score(np.arange(60)), loaded.score(np.arange(60)))
 
 
 def test_load_refuses_a_folder_without_a_model(tmp_path):

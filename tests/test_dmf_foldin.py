@@ -22,7 +22,7 @@ def with_purchase(m: sp.csr_matrix, user: int, item: int, value: float = 1.0) ->
 
 def test_fold_in_equals_scoring_the_updated_row_and_trains_nothing(trained):
     m = trained.matrix
-    before = {k: v.clone() for k, v in trained.net.state_dict().items()}
+    before = [{k: v.clone() for k, v in net.state_dict().items()} for net in trained.nets]
     history = list(trained.history)
     updated = with_purchase(m, 0, 25)  # customer 0 buys from the other group
     row = updated[0]
@@ -32,12 +32,14 @@ def test_fold_in_equals_scoring_the_updated_row_and_trains_nothing(trained):
     order = np.argsort(-expected, kind="stable")[:5]
     np.testing.assert_allclose(scores, expected[order], rtol=1e-5)
     assert 25 not in items.tolist()
-    assert vector.shape == (16,) and np.isclose(np.linalg.norm(vector), 1.0)
+    # One unit vector: the members' (16 wide each) side by side.
+    assert vector.shape == (16 * len(trained.nets),) and np.isclose(np.linalg.norm(vector), 1.0)
     np.testing.assert_allclose(scores, vector @ trained.item_vectors().numpy()[items].T,
                                rtol=1e-5)
     # Nothing was trained and the stored matrix is untouched.
-    for k, v in trained.net.state_dict().items():
-        assert torch.equal(v, before[k]), k
+    for net, old in zip(trained.nets, before, strict=True):
+        for k, v in net.state_dict().items():
+            assert torch.equal(v, old[k]), k
     assert trained.history == history
     assert trained.matrix[0, 25] == 0
     # recommend(row=...) is the same fold-in.
@@ -94,8 +96,11 @@ def test_fine_tuning_continues_from_the_current_weights(trained):
     model = fresh(trained)
     loss = model.history[-1]["loss"]
     model.train_epochs(3, progress=False, seed_offset=1)
-    assert len(model.history) == FAST["epochs"] + 3
-    assert model.history[-1]["epoch"] == FAST["epochs"] + 3
+    members = FAST["members"]
+    assert len(model.history) == members * (FAST["epochs"] + 3)
+    # Every member goes on counting its own epochs.
+    assert [(h["member"], h["epoch"]) for h in model.history[-3 * members:]] == [
+        (k, FAST["epochs"] + e) for k in range(1, members + 1) for e in (1, 2, 3)]
     assert model.history[-1]["loss"] <= loss * 1.2
     # A fine-tuned model keeps the planted structure.
     items, _ = model.recommend(0, n=5)

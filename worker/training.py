@@ -130,7 +130,8 @@ def _retrain(rt: Runtime, progress: bool = False) -> dict:
         if earlier.nnz > 0:
             before = earlier
             holdout = gate.make_holdout(earlier, _data(rt, s.gate_holdout_days, until=now))
-    model = DMF(epochs=s.train_epochs) if s.train_epochs else DMF()
+    overrides = {"epochs": s.train_epochs, "members": s.train_members}
+    model = DMF(**{k: v for k, v in overrides.items() if v})
     model.fit(before.matrix, progress=progress)
     customers = [str(u) for u in before.user_ids.tolist()]
     skus = [str(x) for x in before.item_ids.tolist()]

@@ -40,6 +40,14 @@ def test_nightly_retrain_trains_registers_and_publishes(shop, r):
         assert pairs and not {s for s, _ in pairs} & r.smembers(publish.bought_key(str(c)))
 
 
+def test_the_nightly_model_has_the_configured_members(shop):
+    shop.settings = shop.settings.model_copy(update={"train_members": 2})
+    training.nightly_retrain(shop)
+    model = shop.active_model().model
+    assert model.config.members == 2 and len(model.nets) == 2
+    assert model.config.epochs == 2  # DMFREC_TRAIN_EPOCHS: each member's
+
+
 def test_redis_that_lost_its_data_gets_the_active_version_back(shop, r):
     version = training.nightly_retrain(shop)["version"]
     assert versions.version_to_restore(shop) is None  # Redis has it: nothing to do
