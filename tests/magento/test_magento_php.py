@@ -19,7 +19,8 @@ from webhook import signing, tokens
 
 REPO = Path(__file__).resolve().parents[2]
 MODULE = REPO / "magento-module"
-VECTORS = json.loads((Path(__file__).parent / "vectors.json").read_text())
+VECTORS_FILE = MODULE / "Dmfrec/Recommendations/Test/Unit/_files/vectors.json"
+VECTORS = json.loads(VECTORS_FILE.read_text())
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ $root = dirname(__DIR__, 2) . '/magento-module/Dmfrec/Recommendations/Model/';
 require $root . 'Signer.php';
 require $root . 'TokenMinter.php';
 
-$vectors = json_decode(file_get_contents(__DIR__ . '/vectors.json'), true, 512, JSON_THROW_ON_ERROR);
+$vectors = json_decode(file_get_contents(dirname(__DIR__, 2) . '/magento-module/Dmfrec/Recommendations/Test/Unit/_files/vectors.json'), true, 512, JSON_THROW_ON_ERROR);
 $signer = new \Dmfrec\Recommendations\Model\Signer();
 $minter = new \Dmfrec\Recommendations\Model\TokenMinter();
 $out = ['signatures' => [], 'tokens' => []];

@@ -1,0 +1,26 @@
+<?php
+/** The delivery settings the framework-free classes need (Config implements it in the shop). */
+declare(strict_types=1);
+
+namespace Dmfrec\Recommendations\Model;
+
+interface Settings
+{
+    public function isEnabled(): bool;
+
+    /** dmfrec's base URL without a trailing slash ('' when not configured). */
+    public function endpoint(): string;
+
+    public function webhookSecret(): string;
+
+    /** Seconds allowed for the send right after an order commits (the shopper waits). */
+    public function immediateTimeout(): float;
+
+    /** Seconds allowed for a send from cron or the command line. */
+    public function timeout(): float;
+
+    public function batchSize(): int;
+
+    /** Days a delivered row is kept before it is pruned. */
+    public function retentionDays(): int;
+}

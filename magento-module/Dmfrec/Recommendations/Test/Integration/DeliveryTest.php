@@ -1,0 +1,185 @@
+<?php
+/**
+ * The outbox and the sender on a real database and a real HTTP server: what is kept, replaced,
+ * retried, given up on and pruned, and what goes over the wire.
+ */
+declare(strict_types=1);
+
+namespace Dmfrec\Recommendations\Test\Integration;
+
+use Dmfrec\Recommendations\Model\Backoff;
+use Dmfrec\Recommendations\Model\Delivery;
+use Dmfrec\Recommendations\Model\Outbox\Message;
+use Dmfrec\Recommendations\Model\Outbox\Store;
+use Dmfrec\Recommendations\Model\Sender;
+use Dmfrec\Recommendations\Model\Settings;
+use Dmfrec\Recommendations\Model\Signer;
+use PHPUnit\Framework\TestCase;
+
+class DeliveryTest extends TestCase
+{
+    private const SECRET = 'whsec_c2VjcmV0LWZvci10ZXN0cy1vbmx5LTEyMzQ1Njc4OTA=';
+    private static string $url;
+    private static string $dir;
+    /** @var resource */
+    private static $server;
+    private \PDO $pdo;
+    private Store $store;
+    private int $now = 1795750000;
+
+    public static function setUpBeforeClass(): void
+    {
+        [self::$url, self::$dir, self::$server] = Fixtures::server();
+    }
+
+    public static function tearDownAfterClass(): void
+    {
+        proc_terminate(self::$server);
+    }
+
+    protected function setUp(): void
+    {
+        $this->pdo = Fixtures::pdo();
+        Fixtures::createTables($this->pdo, 'pfx_');
+        $this->store = new Store(Fixtures::connection($this->pdo, 'pfx_'), new Backoff(3));
+        @unlink(self::$dir . '/requests.jsonl');
+        $this->answer(202);
+    }
+
+    private function answer(int $status): void
+    {
+        file_put_contents(self::$dir . '/status', (string) $status);
+    }
+
+    private function delivery(string $endpoint = ''): Delivery
+    {
+        $settings = new class($endpoint ?: self::$url) implements Settings {
+            public function __construct(private string $url)
+            {
+            }
+            public function isEnabled(): bool { return true; }
+            public function endpoint(): string { return $this->url; }
+            public function webhookSecret(): string { return DeliveryTest::secret(); }
+            public function immediateTimeout(): float { return 2.0; }
+            public function timeout(): float { return 5.0; }
+            public function batchSize(): int { return 10; }
+            public function retentionDays(): int { return 7; }
+        };
+        return new Delivery($this->store, new Sender(), $settings, fn () => $this->now);
+    }
+
+    public static function secret(): string
+    {
+        return self::SECRET;
+    }
+
+    private static function order(string $version, string $eventId, string $email = 'anna@example.com'): Message
+    {
+        $payload = json_encode(['event_id' => $eventId, 'order' => ['entity_id' => 7, 'customer_email' => $email]]);
+        return new Message('order:7', $eventId, $version, Message::ORDERS, (string) $payload);
+    }
+
+    public function testDeliveredAtOnceSignedWithoutExpectAndKeptWithoutPayload(): void
+    {
+        $big = self::order('2026-01-01 00:00:00|1', 'evt-1', str_repeat('x', 1500000) . '@example.com');
+        self::assertSame('sent', $this->delivery()->deliver($big));
+        [$request] = Fixtures::requests(self::$dir);
+        self::assertNull($request['expect']);  // no `Expect: 100-continue`, even for 1.5 MB
+        self::assertSame(['/v1/webhooks/magento/orders', 'evt-1', strlen($big->payload)],
+            [$request['path'], $request['webhook_id'], $request['bytes']]);
+        self::assertSame((new Signer())->sign(self::SECRET, 'evt-1', $this->now, $big->payload),
+            $request['webhook_signature']);
+        $row = $this->store->get('order:7');
+        self::assertSame(['sent', null, '0'], [$row['status'], $row['payload'], (string) $row['attempts']]);
+        // The same snapshot again: nothing is sent, nothing changes.
+        self::assertSame('sent', $this->delivery()->deliver($big));
+        self::assertCount(1, Fixtures::requests(self::$dir));
+    }
+
+    public function testAFailureBacksOffAndThePendingRowKeepsItsPayloadAndBackoff(): void
+    {
+        $this->answer(503);
+        $first = self::order('2026-01-01 00:00:00|1', 'evt-1');
+        self::assertSame('pending', $this->delivery()->deliver($first));
+        $row = $this->store->get('order:7');
+        self::assertSame(['1', Store::time($this->now + 30)], [(string) $row['attempts'], $row['next_attempt_at']]);
+        self::assertStringStartsWith('HTTP 503', $row['last_error']);
+
+        // The same event again, later: no send, the backoff stands.
+        $this->now += 5;
+        self::assertSame('pending', $this->delivery()->deliver($first));
+        self::assertCount(1, Fixtures::requests(self::$dir));
+        self::assertSame($row, $this->store->get('order:7'));
+
+        // A newer snapshot replaces the payload but keeps the backoff; an older one changes nothing.
+        $newer = self::order('2026-01-01 00:00:05|1', 'evt-2');
+        $this->delivery()->deliver($newer);
+        $after = $this->store->get('order:7');
+        self::assertSame(['evt-2', $newer->payload, '1', $row['next_attempt_at']],
+            [$after['event_id'], $after['payload'], (string) $after['attempts'], $after['next_attempt_at']]);
+        $this->delivery()->deliver(self::order('2026-01-01 00:00:03|9', 'evt-old'));
+        self::assertSame($after, $this->store->get('order:7'));
+        self::assertCount(1, Fixtures::requests(self::$dir));
+
+        // Due: cron's drain sends the newest payload.
+        $this->answer(202);
+        self::assertSame([0, 0], $this->delivery()->drain());
+        $this->now += 30;
+        self::assertSame([1, 0], $this->delivery()->drain());
+        self::assertSame('evt-2', Fixtures::requests(self::$dir)[1]['webhook_id']);
+        self::assertSame('sent', $this->store->get('order:7')['status']);
+
+        // After delivery a newer snapshot is pending again and sent at once.
+        self::assertSame('sent', $this->delivery()->deliver(self::order('2026-01-02 00:00:00|1', 'evt-3')));
+        self::assertCount(3, Fixtures::requests(self::$dir));
+    }
+
+    public function testAttemptsAreCappedAndTheRowStaysVisibleAsFailed(): void
+    {
+        $this->answer(500);
+        $this->delivery()->deliver(self::order('v1', 'evt-1'));
+        for ($i = 0; $i < 5; $i++) {
+            $this->now += Backoff::MAX_DELAY_S;
+            $this->delivery()->drain();
+        }
+        $row = $this->store->get('order:7');
+        self::assertSame(['failed', '3'], [$row['status'], (string) $row['attempts']]);
+        self::assertCount(3, Fixtures::requests(self::$dir));
+        self::assertNotNull($row['payload']);  // kept for a manual retry
+        self::assertSame(1, $this->store->stats()['failed']['count']);
+        self::assertSame('evt-1', $this->store->failures()[0]['event_id']);
+
+        $this->answer(202);
+        self::assertSame(1, $this->store->retry($this->now));
+        self::assertSame([1, 0], $this->delivery()->drain());
+        $stats = $this->store->stats();
+        self::assertSame([1, 0, 0], [$stats['sent']['count'], $stats['failed']['count'], $stats['pending']['count']]);
+    }
+
+    public function testARejectedEventFailsAtOnceAndAnUnreachableServerIsRetried(): void
+    {
+        $this->answer(400);
+        self::assertSame('failed', $this->delivery()->deliver(self::order('v1', 'evt-1')));
+        self::assertSame('1', (string) $this->store->get('order:7')['attempts']);
+
+        $probe = stream_socket_server('tcp://127.0.0.1:0');
+        $closed = 'http://' . stream_socket_get_name($probe, false);
+        fclose($probe);
+        $message = new Message('erase:customer:1', 'erase-1', '1', Message::ERASE, '{"customer_id":"1"}');
+        self::assertSame('pending', $this->delivery($closed)->deliver($message));
+        self::assertStringStartsWith('curl:', $this->store->get('erase:customer:1')['last_error']);
+    }
+
+    public function testDeliveredRowsArePrunedAfterTheRetention(): void
+    {
+        $this->delivery()->deliver(self::order('v1', 'evt-1'));
+        $this->answer(503);
+        $this->delivery()->deliver(new Message('order:8', 'evt-8', 'v1', Message::ORDERS, '{}'));
+        $this->now += 7 * 86400;
+        self::assertSame(0, $this->delivery()->prune());
+        $this->now += 1;
+        self::assertSame(1, $this->delivery()->prune());
+        self::assertNull($this->store->get('order:7'));
+        self::assertSame('pending', $this->store->get('order:8')['status']);  // never pruned
+    }
+}
