@@ -1,18 +1,18 @@
 <?php
 /**
- * The storefront widget: loads the recommendations client-side from dmfrec. A logged-in
- * customer gets a short-lived token minted here (the secret stays on the server); a guest
- * gets the popular list.
+ * The storefront widget, safe for the full-page cache: the HTML is the same for every visitor
+ * (a placeholder and a script), so the page stays cacheable. Who the visitor is comes later,
+ * in the browser, from the `dmfrec` customer-data section. Renders nothing when the module's
+ * widget is off or no dmfrec URL is set.
  */
 declare(strict_types=1);
 
 namespace Dmfrec\Recommendations\Block;
 
 use Dmfrec\Recommendations\Model\Config;
-use Dmfrec\Recommendations\Model\TokenMinter;
-use Magento\Customer\Model\Session;
 use Magento\Framework\View\Element\Template;
 use Magento\Framework\View\Element\Template\Context;
+use Magento\Store\Model\StoreManagerInterface;
 use Magento\Widget\Block\BlockInterface;
 
 class Recommendations extends Template implements BlockInterface
@@ -22,8 +22,7 @@ class Recommendations extends Template implements BlockInterface
     public function __construct(
         Context $context,
         private readonly Config $config,
-        private readonly TokenMinter $minter,
-        private readonly Session $customerSession,
+        private readonly StoreManagerInterface $stores,
         array $data = []
     ) {
         parent::__construct($context, $data);
@@ -31,32 +30,33 @@ class Recommendations extends Template implements BlockInterface
 
     public function getApiBase(): string
     {
-        return $this->config->endpoint();
+        return $this->config->widgetApiBase();
     }
 
     public function getLimit(): int
     {
-        return (int) ($this->getData('limit') ?: $this->config->widgetLimit());
+        return max(1, min(50, (int) ($this->getData('limit') ?: $this->config->widgetLimit())));
     }
 
-    public function getCustomerId(): ?string
+    /** The website whose products the lists are limited to (null: no filter). */
+    public function getWebsiteId(): ?int
     {
-        return $this->customerSession->isLoggedIn() ? (string) $this->customerSession->getCustomerId() : null;
+        return $this->config->filterByWebsite() ? (int) $this->stores->getStore()->getWebsiteId() : null;
     }
 
-    public function getToken(): ?string
+    /** The JSON handed to the script: public configuration only, never who the visitor is. */
+    public function getWidgetConfig(): string
     {
-        $customer = $this->getCustomerId();
-        $secret = $this->config->tokenSecret();
-        if ($customer === null || $secret === '') {
-            return null;
-        }
-        return $this->minter->mintFor($secret, $customer, $this->config->tokenTtl());
+        return (string) json_encode([
+            'api' => $this->getApiBase(),
+            'limit' => $this->getLimit(),
+            'website' => $this->getWebsiteId(),
+            'productsUrl' => $this->getUrl('dmfrec/products/info'),
+        ], JSON_UNESCAPED_SLASHES | JSON_HEX_TAG | JSON_HEX_AMP | JSON_HEX_APOS | JSON_HEX_QUOT);
     }
 
-    /** Per-customer content must not be cached in the full-page cache. */
-    public function getCacheLifetime(): ?int
+    protected function _toHtml()
     {
-        return null;
+        return $this->config->widgetEnabled() ? parent::_toHtml() : '';
     }
 }

@@ -1,19 +1,26 @@
 <?php
-/** Every minute: send the outbox's due snapshots to dmfrec. */
+/**
+ * Every minute (cron group `dmfrec`): resend what the immediate sends could not deliver, then
+ * prune delivered rows older than the retention setting.
+ */
 declare(strict_types=1);
 
 namespace Dmfrec\Recommendations\Cron;
 
-use Dmfrec\Recommendations\Model\Outbox;
+use Dmfrec\Recommendations\Model\Config;
+use Dmfrec\Recommendations\Model\Delivery;
 
 class DrainOutbox
 {
-    public function __construct(private readonly Outbox $outbox)
+    public function __construct(private readonly Delivery $delivery, private readonly Config $config)
     {
     }
 
     public function execute(): void
     {
-        $this->outbox->drain();
+        if ($this->config->isEnabled()) {
+            $this->delivery->drain();
+        }
+        $this->delivery->prune();
     }
 }

@@ -1,7 +1,10 @@
 <?php
 /**
- * The module's settings (Stores > Configuration > Services > dmfrec Recommendations); the
- * secrets are stored encrypted and decrypted only here.
+ * The module's settings (Stores > Configuration > Services > dmfrec Recommendations).
+ *
+ * The connection (dmfrec URL, secrets, timeouts) is one per Magento installation; whether
+ * orders are sent and whether lists are limited to the website's products are set per website;
+ * the widget per store view. The secrets are stored encrypted and decrypted only here.
  */
 declare(strict_types=1);
 
@@ -11,51 +14,104 @@ use Magento\Framework\App\Config\ScopeConfigInterface;
 use Magento\Framework\Encryption\EncryptorInterface;
 use Magento\Store\Model\ScopeInterface;
 
-class Config
+class Config implements Settings
 {
+    public const WEBHOOK_SECRET = 'dmfrec/general/webhook_secret';
+    public const TOKEN_SECRET = 'dmfrec/general/token_secret';
+
     public function __construct(
         private readonly ScopeConfigInterface $scopeConfig,
         private readonly EncryptorInterface $encryptor
     ) {
     }
 
-    public function isEnabled(): bool
+    private function value(string $path, string $scope = ScopeConfigInterface::SCOPE_TYPE_DEFAULT,
+                           int|string|null $scopeId = null): string
     {
-        return $this->scopeConfig->isSetFlag('dmfrec/general/enabled');
+        return trim((string) $this->scopeConfig->getValue($path, $scope, $scopeId));
+    }
+
+    /** Sending is on (for $websiteId, or for the installation when null) and configured. */
+    public function isEnabled(?int $websiteId = null): bool
+    {
+        $on = $websiteId === null
+            ? $this->scopeConfig->isSetFlag('dmfrec/general/enabled')
+            : $this->scopeConfig->isSetFlag('dmfrec/general/enabled', ScopeInterface::SCOPE_WEBSITE, $websiteId);
+        return $on && $this->endpoint() !== '';
     }
 
     public function endpoint(): string
     {
-        return rtrim((string) $this->scopeConfig->getValue('dmfrec/general/endpoint'), '/');
+        return rtrim($this->value('dmfrec/general/endpoint'), '/');
     }
 
     public function webhookSecret(): string
     {
-        return $this->encryptor->decrypt((string) $this->scopeConfig->getValue('dmfrec/general/webhook_secret'));
+        return $this->encryptor->decrypt($this->value(self::WEBHOOK_SECRET));
     }
 
     public function tokenSecret(): string
     {
-        return $this->encryptor->decrypt((string) $this->scopeConfig->getValue('dmfrec/general/token_secret'));
+        return $this->encryptor->decrypt($this->value(self::TOKEN_SECRET));
     }
 
-    public function timeout(): int
+    public function immediateTimeout(): float
     {
-        return max(1, min(30, (int) $this->scopeConfig->getValue('dmfrec/general/timeout')));
+        return max(0.2, min(10.0, (float) $this->value('dmfrec/general/immediate_timeout')));
+    }
+
+    public function timeout(): float
+    {
+        return max(1.0, min(30.0, (float) $this->value('dmfrec/general/timeout')));
     }
 
     public function batchSize(): int
     {
-        return max(1, (int) $this->scopeConfig->getValue('dmfrec/general/batch_size'));
+        return max(1, (int) $this->value('dmfrec/general/batch_size'));
     }
 
-    public function widgetLimit(?string $store = null): int
+    public function maxAttempts(): int
     {
-        return max(1, (int) $this->scopeConfig->getValue('dmfrec/widget/limit', ScopeInterface::SCOPE_STORE, $store));
+        return max(1, (int) $this->value('dmfrec/general/max_attempts'));
+    }
+
+    public function retentionDays(): int
+    {
+        return max(0, (int) $this->value('dmfrec/general/retention_days'));
+    }
+
+    public function catalogSyncEnabled(): bool
+    {
+        return $this->isEnabled() && $this->scopeConfig->isSetFlag('dmfrec/catalog/sync');
+    }
+
+    /** Lists for the store's website hold only that website's products. */
+    public function filterByWebsite(int|string|null $store = null): bool
+    {
+        return $this->scopeConfig->isSetFlag('dmfrec/widget/filter_by_website', ScopeInterface::SCOPE_STORE, $store);
+    }
+
+    /** The widget is shown in this store view (and has a dmfrec URL to call). */
+    public function widgetEnabled(int|string|null $store = null): bool
+    {
+        return $this->scopeConfig->isSetFlag('dmfrec/widget/enabled', ScopeInterface::SCOPE_STORE, $store)
+            && $this->widgetApiBase($store) !== '';
+    }
+
+    /** The dmfrec URL browsers call (defaults to the connection's URL). */
+    public function widgetApiBase(int|string|null $store = null): string
+    {
+        $url = $this->value('dmfrec/widget/api_url', ScopeInterface::SCOPE_STORE, $store);
+        return rtrim($url !== '' ? $url : $this->endpoint(), '/');
+    }
+
+    public function widgetLimit(int|string|null $store = null): int
+    {
+        return max(1, min(50, (int) $this->value('dmfrec/widget/limit', ScopeInterface::SCOPE_STORE, $store)));
     }
 
     public function tokenTtl(): int
     {
-        return max(60, (int) $this->scopeConfig->getValue('dmfrec/widget/token_ttl'));
+        return max(60, min(3600, (int) $this->value('dmfrec/widget/token_ttl')));
     }
 }

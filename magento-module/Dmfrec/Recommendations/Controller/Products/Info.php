@@ -1,8 +1,9 @@
 <?php
 /**
  * GET /dmfrec/products/info?skus=A,B -> {"A": {"name", "price", "url", "image"}, ...} for the
- * widget's product cards: visible, enabled products of the current store only; unknown SKUs
- * are left out (the widget then shows the SKU).
+ * widget's product cards: visible, enabled, in-stock products of the current store only;
+ * others are left out, and the widget drops a SKU Magento would not show. Prices are the
+ * visitor's customer-group prices, so the answer is `Cache-Control: private`.
  */
 declare(strict_types=1);
 
@@ -12,6 +13,8 @@ use Magento\Catalog\Helper\Image;
 use Magento\Catalog\Model\Product\Attribute\Source\Status;
 use Magento\Catalog\Model\Product\Visibility;
 use Magento\Catalog\Model\ResourceModel\Product\CollectionFactory;
+use Magento\CatalogInventory\Helper\Stock;
+use Dmfrec\Recommendations\Model\Config;
 use Magento\Framework\App\Action\HttpGetActionInterface;
 use Magento\Framework\App\RequestInterface;
 use Magento\Framework\Controller\Result\Json;
@@ -30,7 +33,9 @@ class Info implements HttpGetActionInterface
         private readonly StoreManagerInterface $storeManager,
         private readonly Visibility $visibility,
         private readonly Image $imageHelper,
-        private readonly PriceHelper $priceHelper
+        private readonly PriceHelper $priceHelper,
+        private readonly Stock $stockHelper,
+        private readonly Config $config
     ) {
     }
 
@@ -39,7 +44,8 @@ class Info implements HttpGetActionInterface
         $skus = array_slice(array_filter(array_map('trim',
             explode(',', (string) $this->request->getParam('skus', '')))), 0, self::MAX_SKUS);
         $result = $this->jsonFactory->create();
-        if (!$skus) {
+        $result->setHeader('Cache-Control', 'private, max-age=60', true);
+        if (!$skus || !$this->config->widgetEnabled()) {
             return $result->setData(new \stdClass());
         }
         $collection = $this->collectionFactory->create()
@@ -49,6 +55,7 @@ class Info implements HttpGetActionInterface
             ->addAttributeToFilter('status', Status::STATUS_ENABLED)
             ->setVisibility($this->visibility->getVisibleInSiteIds())
             ->addFinalPrice();
+        $this->stockHelper->addIsInStockFilterToCollection($collection);
         $cards = [];
         foreach ($collection as $product) {
             $cards[$product->getSku()] = [
@@ -58,8 +65,6 @@ class Info implements HttpGetActionInterface
                 'image' => $this->imageHelper->init($product, 'product_small_image')->getUrl(),
             ];
         }
-        // Public product data only; a short cache is fine.
-        $result->setHeader('Cache-Control', 'public, max-age=300', true);
         return $result->setData($cards ?: new \stdClass());
     }
 }

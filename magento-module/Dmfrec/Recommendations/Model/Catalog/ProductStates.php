@@ -1,0 +1,53 @@
+<?php
+/**
+ * Whether Magento would show each product, as CatalogBatch takes it: enabled and visible at
+ * the default scope, in stock (default stock), and the websites it is assigned to.
+ */
+declare(strict_types=1);
+
+namespace Dmfrec\Recommendations\Model\Catalog;
+
+use Magento\Catalog\Model\Product\Attribute\Source\Status;
+use Magento\Catalog\Model\Product\Visibility;
+use Magento\Catalog\Model\ResourceModel\Product\CollectionFactory;
+use Magento\CatalogInventory\Model\ResourceModel\Stock\Status as StockStatus;
+use Magento\Store\Model\Store;
+
+class ProductStates
+{
+    public function __construct(
+        private readonly CollectionFactory $collectionFactory,
+        private readonly StockStatus $stockStatus
+    ) {
+    }
+
+    /**
+     * @param int[] $productIds
+     * @return array<int, array<string, mixed>> product id => state row
+     */
+    public function forIds(array $productIds): array
+    {
+        $productIds = array_values(array_unique(array_map('intval', $productIds)));
+        if (!$productIds) {
+            return [];
+        }
+        $collection = $this->collectionFactory->create()
+            ->setStoreId(Store::DEFAULT_STORE_ID)
+            ->addIdFilter($productIds)
+            ->addAttributeToSelect(['status', 'visibility'])
+            ->addWebsiteNamesToResult();
+        $stock = $this->stockStatus->getProductsStockStatuses($productIds, 0);
+        $states = [];
+        foreach ($collection as $product) {
+            $id = (int) $product->getId();
+            $states[$id] = [
+                'sku' => (string) $product->getSku(),
+                'enabled' => (int) $product->getData('status') === Status::STATUS_ENABLED,
+                'visible' => (int) $product->getData('visibility') !== Visibility::VISIBILITY_NOT_VISIBLE,
+                'in_stock' => !empty($stock[$id]),
+                'website_ids' => (array) ($product->getData('website_ids') ?? []),
+            ];
+        }
+        return $states;
+    }
+}

@@ -1,0 +1,70 @@
+<?php
+/**
+ * Sends product states to dmfrec in batches (CatalogBatch), through the delivery and its
+ * outbox, so lists stop showing a product within one delivery of it being disabled, hidden,
+ * sold out, removed from a website or deleted.
+ */
+declare(strict_types=1);
+
+namespace Dmfrec\Recommendations\Model\Catalog;
+
+use Dmfrec\Recommendations\Model\CatalogBatch;
+use Dmfrec\Recommendations\Model\Config;
+use Dmfrec\Recommendations\Model\Delivery;
+
+class Sync
+{
+    private const CHUNK = 500;
+
+    public function __construct(
+        private readonly Config $config,
+        private readonly ProductStates $states,
+        private readonly Delivery $delivery
+    ) {
+    }
+
+    /** @param int[] $productIds */
+    public function syncIds(array $productIds): int
+    {
+        if (!$this->config->catalogSyncEnabled()) {
+            return 0;
+        }
+        $sent = 0;
+        foreach (array_chunk(array_values(array_unique($productIds)), self::CHUNK) as $chunk) {
+            $sent += $this->send(array_values($this->states->forIds($chunk)));
+        }
+        return $sent;
+    }
+
+    /** Only the products among $productIds that Magento would not show now (after an order). */
+    public function syncHidden(array $productIds): int
+    {
+        if (!$this->config->catalogSyncEnabled()) {
+            return 0;
+        }
+        $hidden = array_filter($this->states->forIds($productIds),
+            static fn (array $s) => !($s['enabled'] && $s['visible'] && $s['in_stock']));
+        return $this->send(array_values($hidden));
+    }
+
+    /** @param string[] $skus deleted products */
+    public function syncDeleted(array $skus): int
+    {
+        if (!$this->config->catalogSyncEnabled()) {
+            return 0;
+        }
+        return $this->send(array_map(static fn (string $sku) => ['sku' => $sku, 'deleted' => true], $skus));
+    }
+
+    /** @param array<int, array<string, mixed>> $states */
+    private function send(array $states): int
+    {
+        if (!$states) {
+            return 0;
+        }
+        foreach ((new CatalogBatch(self::CHUNK))->messages($states, microtime(true)) as $message) {
+            $this->delivery->deliver($message);
+        }
+        return count($states);
+    }
+}

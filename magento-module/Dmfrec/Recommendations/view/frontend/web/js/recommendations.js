@@ -1,0 +1,73 @@
+/**
+ * Fills a dmfrec placeholder once the visitor is known: from the `dmfrec` customer-data
+ * section a logged-in customer's id and token (kept out of the cached page), nothing for a
+ * guest (who gets popular products). Then dmfrec's own widget script renders the list; it is
+ * loaded once per page, after every placeholder has its data.
+ */
+define(['jquery', 'Magento_Customer/js/customer-data'], function ($, customerData) {
+    'use strict';
+
+    var pending = 0;
+
+    function loadWidget(api) {
+        if (window.dmfrecWidgetLoaded) {
+            return;
+        }
+        window.dmfrecWidgetLoaded = true;
+        var script = document.createElement('script');
+        script.src = api + '/widget.js';
+        script.async = true;
+        document.head.appendChild(script);
+    }
+
+    function fill(el, config, data) {
+        el.setAttribute('data-dmfrec', '');
+        el.setAttribute('data-api', config.api);
+        el.setAttribute('data-limit', String(config.limit));
+        if (config.productsUrl) {
+            el.setAttribute('data-products-url', config.productsUrl);
+        }
+        if (config.website !== null && config.website !== undefined) {
+            el.setAttribute('data-website', String(config.website));
+        }
+        if (data && data.customer_id && data.token) {
+            el.setAttribute('data-customer', data.customer_id);
+            el.setAttribute('data-token', data.token);
+        }
+    }
+
+    function expired(data) {
+        return data && data.expires && data.expires * 1000 < Date.now() + 30000;
+    }
+
+    return function (config, element) {
+        var section = customerData.get('dmfrec');
+        var done = false;
+        pending += 1;
+
+        function ready(data) {
+            if (done) {
+                return;
+            }
+            if (expired(data)) {
+                customerData.reload(['dmfrec'], false);
+                return;
+            }
+            done = true;
+            fill(element, config, data);
+            pending -= 1;
+            if (pending === 0) {
+                loadWidget(config.api);
+            }
+        }
+
+        // The section is in local storage once loaded; an empty object means a guest.
+        // customer-data reloads invalidated sections itself (login, logout: sections.xml).
+        section.subscribe(ready);
+        if (section() && (section().customer_id || section().data_id)) {
+            ready(section());
+        } else {
+            customerData.reload(['dmfrec'], false);
+        }
+    };
+});
