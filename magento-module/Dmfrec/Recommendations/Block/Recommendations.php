@@ -10,6 +10,7 @@ declare(strict_types=1);
 namespace Dmfrec\Recommendations\Block;
 
 use Dmfrec\Recommendations\Model\Config;
+use Dmfrec\Recommendations\Model\WidgetConfig;
 use Magento\Framework\View\Element\Template;
 use Magento\Framework\View\Element\Template\Context;
 use Magento\Store\Model\StoreManagerInterface;
@@ -23,6 +24,7 @@ class Recommendations extends Template implements BlockInterface
         Context $context,
         private readonly Config $config,
         private readonly StoreManagerInterface $stores,
+        private readonly WidgetConfig $widgetConfig,
         array $data = []
     ) {
         parent::__construct($context, $data);
@@ -47,12 +49,8 @@ class Recommendations extends Template implements BlockInterface
     /** The JSON handed to the script: public configuration only, never who the visitor is. */
     public function getWidgetConfig(): string
     {
-        return (string) json_encode([
-            'api' => $this->getApiBase(),
-            'limit' => $this->getLimit(),
-            'website' => $this->getWebsiteId(),
-            'productsUrl' => $this->getUrl('dmfrec/products/info'),
-        ], JSON_UNESCAPED_SLASHES | JSON_HEX_TAG | JSON_HEX_AMP | JSON_HEX_APOS | JSON_HEX_QUOT);
+        return $this->widgetConfig->json($this->getApiBase(), $this->getLimit(), $this->getWebsiteId(),
+            $this->getUrl('dmfrec/products/info'));
     }
 
     protected function _toHtml()

@@ -10,7 +10,7 @@ declare(strict_types=1);
 namespace Dmfrec\Recommendations\CustomerData;
 
 use Dmfrec\Recommendations\Model\Config;
-use Dmfrec\Recommendations\Model\TokenMinter;
+use Dmfrec\Recommendations\Model\SectionData;
 use Magento\Customer\CustomerData\SectionSourceInterface;
 use Magento\Customer\Model\Session;
 
@@ -18,7 +18,7 @@ class Recommendations implements SectionSourceInterface
 {
     public function __construct(
         private readonly Config $config,
-        private readonly TokenMinter $minter,
+        private readonly SectionData $sectionData,
         private readonly Session $session
     ) {
     }
@@ -26,16 +26,7 @@ class Recommendations implements SectionSourceInterface
     /** @return array<string, mixed> */
     public function getSectionData()
     {
-        $secret = $this->config->tokenSecret();
-        if (!$this->session->isLoggedIn() || $secret === '') {
-            return [];
-        }
-        $customerId = (string) $this->session->getCustomerId();
-        $expires = time() + $this->config->tokenTtl();
-        return [
-            'customer_id' => $customerId,
-            'token' => $this->minter->mint($secret, $customerId, $expires),
-            'expires' => $expires,
-        ];
+        $customerId = $this->session->isLoggedIn() ? (string) $this->session->getCustomerId() : null;
+        return $this->sectionData->build($customerId, $this->config->tokenSecret(), $this->config->tokenTtl(), time());
     }
 }
