@@ -16,7 +16,8 @@ count under "g:" + a salted HMAC of their lower-cased email, or not at all (`gue
 children), `parent` counts top-level lines. A child's canceled/refunded quantities are at least
 its parent's (scaled by the child/parent qty ratio), whichever line Magento recorded them on,
 and a configurable child with a zero row_total takes its parent's price and row_total.
-A line's amount is its row_total scaled by effective_qty / qty_ordered (4 decimals, half up).
+A line's amount is its row_total (base_row_total, in base currency, when the sender gives it)
+scaled by effective_qty / qty_ordered (4 decimals, half up).
 
 Concurrency: locks are taken in one global order (events, orders, products, interactions; each
 sorted by key). MariaDB runs READ COMMITTED (see storage.db), with `SELECT ... FOR UPDATE` on the
@@ -48,6 +49,7 @@ from storage.snapshot import (
     ProductInfo,
     SnapshotError,
     SnapshotEvent,
+    SnapshotItem,
     event_body,
     parse_event,
 )
@@ -114,20 +116,25 @@ def customer_key(order: OrderSnapshot, salt: str) -> tuple[str | None, bool]:
     return (guest_key(email, salt) if email else None), True
 
 
+def _base_total(item: SnapshotItem) -> Decimal:
+    """The line's total in base currency when sent (our module does), else as sent."""
+    return item.base_row_total if item.base_row_total is not None else item.row_total
+
+
 def derive_lines(order: OrderSnapshot) -> list[dict[str, Any]]:
     """`order_lines` rows of a snapshot: the raw columns plus effective_qty, amount, flags."""
     by_id = {item.item_id: item for item in order.items}
     parents = {item.parent_item_id for item in order.items if item.parent_item_id is not None}
     rows = []
     for item in order.items:
-        canceled, refunded, row_total = item.qty_canceled, item.qty_refunded, item.row_total
+        canceled, refunded, row_total = item.qty_canceled, item.qty_refunded, _base_total(item)
         parent = by_id.get(item.parent_item_id) if item.parent_item_id is not None else None
         if parent is not None:
             ratio = item.qty_ordered / parent.qty_ordered if parent.qty_ordered else ZERO
             canceled = max(canceled, _q(parent.qty_canceled * ratio))
             refunded = max(refunded, _q(parent.qty_refunded * ratio))
             if parent.product_type == "configurable" and row_total == 0:
-                row_total = _q(parent.row_total * ratio)
+                row_total = _q(_base_total(parent) * ratio)
         effective = max(ZERO, item.qty_ordered - canceled - refunded)
         amount = _q(row_total * effective / item.qty_ordered) if item.qty_ordered else ZERO
         rows.append(

@@ -27,6 +27,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    text,
 )
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -167,6 +168,12 @@ class Product(Base):
     # Time of the information (event time); older information never overwrites newer.
     info_at: Mapped[datetime] = mapped_column(Timestamp)
     updated_at: Mapped[datetime] = mapped_column(Timestamp)
+    # Catalogue state sent by the Magento module (storage.catalog), stamped by its own time.
+    visible: Mapped[bool | None] = mapped_column(Boolean)
+    website_ids: Mapped[list[int] | None] = mapped_column(JSON)
+    state_at: Mapped[datetime] = mapped_column(
+        Timestamp, server_default=text("'1970-01-01 00:00:00'")
+    )
 
 
 class ModelVersion(Base):

@@ -144,6 +144,10 @@ class SnapshotItem(_Model):
     qty_invoiced: Quantity = Decimal(0)
     price: Amount = Decimal(0)
     row_total: Amount = Decimal(0)
+    # The same amounts in the store's base currency (Magento's base_price / base_row_total):
+    # lines are valued in base currency when these are sent, so currencies never mix.
+    base_price: Amount | None = None
+    base_row_total: Amount | None = None
 
     @model_validator(mode="after")
     def _quantities_fit(self) -> SnapshotItem:
@@ -172,6 +176,9 @@ class OrderSnapshot(_Model):
     updated_at: UtcDateTime
     currency: Annotated[str, Field(max_length=3)] | None = None
     grand_total: Amount | None = None
+    website_id: Annotated[int, Field(ge=0, lt=2**31)] | None = None
+    base_currency: Annotated[str, Field(max_length=3)] | None = None
+    base_grand_total: Amount | None = None
     items: Annotated[list[SnapshotItem], Field(min_length=1, max_length=10_000)]
 
     @model_validator(mode="after")

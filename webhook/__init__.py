@@ -19,7 +19,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     """Build the app from `settings` (default: the ``DMFREC_*`` environment)."""
     from flask_cors import CORS
 
-    from webhook import health, logs, openapi, services, storefront, webhooks, widget
+    from webhook import catalog, health, logs, openapi, services, storefront, webhooks, widget
 
     settings = settings or get_settings()
     app = Flask(__name__)
@@ -30,6 +30,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     app.register_blueprint(health.bp)
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(catalog.bp)
     app.register_blueprint(storefront.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(widget.bp)

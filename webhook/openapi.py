@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
+from storage.catalog import CatalogEvent
 from storage.snapshot import SnapshotEvent
 
 bp = Blueprint("openapi", __name__)
@@ -40,6 +41,10 @@ def _params(*names: str) -> list[dict]:
         "customer_id": {"name": "customer_id", "in": "path", "required": True,
                         "schema": {"type": "string"}},
         "sku": {"name": "sku", "in": "path", "required": True, "schema": {"type": "string"}},
+        "website": {"name": "website", "in": "query", "required": False,
+                    "description": "only SKUs on this Magento website (when their websites "
+                    "are known from the catalogue sync)",
+                    "schema": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}},
     }
     return [common[n] for n in names]
 
@@ -58,11 +63,14 @@ SIGNATURE_HEADERS = [
 def document() -> dict[str, Any]:
     snapshot = SnapshotEvent.model_json_schema(ref_template=REF)
     defs = snapshot.pop("$defs", {})
+    catalog = CatalogEvent.model_json_schema(ref_template=REF)
+    defs |= catalog.pop("$defs", {})
     list_item = {"type": "object", "required": ["sku", "score"],
                  "properties": {"sku": {"type": "string"}, "score": {"type": "number"}}}
     schemas: dict[str, Any] = {
         **defs,
         "SnapshotEvent": snapshot,
+        "CatalogEvent": catalog,
         "Error": {"type": "object", "required": ["error"],
                   "properties": {"error": {"type": "string"},
                                  "fields": {"type": "array", "items": {
@@ -118,6 +126,24 @@ def document() -> dict[str, Any]:
                     "415": _error("Content-Type is not application/json"),
                     "503": _error("database unavailable; retry later"),
                 }}},
+            "/v1/webhooks/magento/products": {"post": {
+                "summary": "Receive signed product states (Standard Webhooks); applied at once",
+                "parameters": SIGNATURE_HEADERS,
+                "requestBody": {"required": True, **_json("CatalogEvent")},
+                "responses": {
+                    "200": {"description": "applied; hidden SKUs leave the lists now",
+                            "content": {"application/json": {"schema": {
+                                "type": "object", "properties": {
+                                    "status": {"type": "string", "enum": ["applied"]},
+                                    "event_id": {"type": "string"},
+                                    "hidden": {"type": "integer"},
+                                    "shown": {"type": "integer"}}}}}},
+                    "400": _error("malformed states; `fields` names the offending fields"),
+                    "401": _error("missing, bad or stale signature"),
+                    "413": _error("body too large"),
+                    "415": _error("Content-Type is not application/json"),
+                    "503": _error("database or Redis unavailable; retry later"),
+                }}},
             "/v1/webhooks/adobe-commerce/order-placed": {"post": {
                 "summary": "Adobe Commerce Webhooks order event; answers at once",
                 "parameters": [{"name": "x-adobe-commerce-webhook-signature", "in": "header",
@@ -134,25 +160,25 @@ def document() -> dict[str, Any]:
             "/v1/customers/{customer_id}/recommendations": {"get": {
                 "summary": "A customer's recommended SKUs (popular ones for an unknown customer)",
                 "security": [{"storefrontToken": []}],
-                "parameters": _params("customer_id", "limit", "exclude", "token"),
+                "parameters": _params("customer_id", "limit", "exclude", "token", "website"),
                 "responses": {
                     "200": {"description": "the list", **_json("CustomerList")},
-                    "400": _error("bad limit or exclude"),
+                    "400": _error("bad limit, exclude or website"),
                     "401": _error("missing, forged or expired token"),
                     "403": _error("token minted for another customer"),
                     "503": _error("Redis unavailable, or tokens not configured"),
                 }}},
             "/v1/items/{sku}/similar": {"get": {
                 "summary": "SKUs similar to one SKU (popular ones when the SKU is unknown)",
-                "parameters": _params("sku", "limit", "exclude"),
+                "parameters": _params("sku", "limit", "exclude", "website"),
                 "responses": {"200": {"description": "the list", **_json("SimilarList")},
-                              "400": _error("bad limit or exclude"),
+                              "400": _error("bad limit, exclude or website"),
                               "503": _error("Redis unavailable")}}},
             "/v1/popular": {"get": {
                 "summary": "Popular SKUs",
-                "parameters": _params("limit", "exclude"),
+                "parameters": _params("limit", "exclude", "website"),
                 "responses": {"200": {"description": "the list", **_json("PopularList")},
-                              "400": _error("bad limit or exclude"),
+                              "400": _error("bad limit, exclude or website"),
                               "503": _error("Redis unavailable")}}},
             "/healthz": {"get": {"summary": "process is up",
                                  "responses": {"200": {"description": "ok"}}}},

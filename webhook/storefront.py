@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, jsonify, request
 
-from webhook import services, tokens
+from webhook import catalog, services, tokens
 from webhook.metrics import STOREFRONT_LISTS
 from worker import publish
 
@@ -82,6 +82,7 @@ def customer_recommendations(customer_id: str) -> Response:
     fallback = pairs is None
     if fallback:
         pairs = publish.read_popular(r)
+    exclude += catalog.website_excluded(r, (s for s, _ in pairs))
     items = publish.filter_pairs(r, pairs, limit=limit, exclude=exclude, customer_id=buyer)
     body = {"customer_id": customer_id, "version": None if fallback else version,
             "fallback": fallback, "items": _items(items)}
@@ -96,6 +97,7 @@ def similar_items(sku: str) -> Response:
     fallback = pairs is None
     if fallback:
         pairs = publish.read_popular(r)
+    exclude += catalog.website_excluded(r, (s for s, _ in pairs))
     items = publish.filter_pairs(r, pairs, limit=limit, exclude=exclude)
     body = {"sku": sku, "version": None if fallback else version, "fallback": fallback,
             "items": _items(items)}
@@ -106,7 +108,9 @@ def similar_items(sku: str) -> Response:
 def popular() -> Response:
     limit, exclude = _limit(), _exclude()
     r = services.redis()
-    items = publish.filter_pairs(r, publish.read_popular(r), limit=limit, exclude=exclude)
+    pairs = publish.read_popular(r)
+    exclude += catalog.website_excluded(r, (s for s, _ in pairs))
+    items = publish.filter_pairs(r, pairs, limit=limit, exclude=exclude)
     return _answer({"fallback": False, "items": _items(items)}, "popular", "public, max-age=300")
 
 

@@ -167,11 +167,12 @@ def refresh_popular(rt: Runtime, *, force: bool = False) -> bool:
 
 
 def refresh_hidden_skus(rt: Runtime) -> int:
-    """Rebuild the hidden set from the SKU table: disabled or out-of-stock SKUs."""
+    """Rebuild the hidden set from the SKU table: disabled, invisible or out-of-stock SKUs."""
     with rt.reading() as session:
         skus = session.scalars(
             select(Product.sku)
-            .where(Product.enabled.is_(False) | Product.in_stock.is_(False))
+            .where(Product.enabled.is_(False) | Product.in_stock.is_(False)
+                   | Product.visible.is_(False))
             ).all()
     return publish.set_hidden_skus(rt.redis, skus)
 

@@ -145,7 +145,8 @@ def test_packaging():
         listed = whitelist[table.get("name")]
         assert set(listed["column"]) == {c.get("name") for c in table.findall("column")}
         assert set(listed["index"]) == {i.get("referenceId") for i in table.iter("index")}
-        assert set(listed["constraint"]) == {c.get("referenceId") for c in table.findall("constraint")}
+        assert set(listed["constraint"]) == {c.get("referenceId")
+                                             for c in table.findall("constraint")}
     # Its own cron group; no default dmfrec URL; widget off until configured.
     crontab = ElementTree.parse(MODULE / "etc/crontab.xml").getroot()
     assert [g.get("id") for g in crontab.iter("group")] == ["dmfrec"]

@@ -69,27 +69,8 @@ def test_python_makes_the_same_vectors():
         assert tokens.mint(v["secret"], v["customer_id"], expires=v["expires"]) == v["token"]
 
 
-ORDER_ROWS = {
-    "order": {"entity_id": "1201", "increment_id": "000001201", "store_id": "1",
-              "customer_id": "42", "customer_email": "anna@example.com",
-              "customer_is_guest": "0", "state": "processing", "status": "processing",
-              "created_at": "2026-11-20 09:15:00", "updated_at": "2026-11-21 10:00:00",
-              "order_currency_code": "EUR", "grand_total": "59.9000"},
-    "items": [
-        {"item_id": "501", "parent_item_id": None, "product_id": "77", "sku": "TSHIRT-M-RED",
-         "name": "T-Shirt Ünïcode", "product_type": "configurable", "qty_ordered": "2.0000",
-         "qty_canceled": "0.0000", "qty_refunded": "1.0000", "qty_invoiced": "2.0000",
-         "price": "19.9500", "row_total": "39.9000"},
-        {"item_id": "502", "parent_item_id": "501", "product_id": "78", "sku": "TSHIRT-M-RED",
-         "name": "T-Shirt", "product_type": "simple", "qty_ordered": "2.0000",
-         "qty_canceled": "0.0000", "qty_refunded": "0.0000", "qty_invoiced": "2.0000",
-         "price": "0.0000", "row_total": "0.0000"},
-        {"item_id": "503", "parent_item_id": None, "product_id": "90", "sku": "MUG'; DROP--",
-         "name": None, "product_type": "simple", "qty_ordered": "1.0000",
-         "qty_canceled": "1.0000", "qty_refunded": "0.0000", "qty_invoiced": "0.0000",
-         "price": "20.0000", "row_total": "20.0000"},
-    ],
-}
+ORDER_ROWS = {"order": VECTORS["snapshots"][0]["order"], "items": VECTORS["snapshots"][0]["items"],
+              "website_id": VECTORS["snapshots"][0]["website_id"]}
 
 
 def _php_snapshot(php, tmp_path, rows) -> dict:
@@ -103,6 +84,7 @@ def _php_snapshot(php, tmp_path, rows) -> dict:
 def test_php_snapshot_is_what_the_webhook_accepts(php, tmp_path):
     from decimal import Decimal
 
+    from storage.ingestion import derive_lines
     from storage.snapshot import parse_event
 
     body = _php_snapshot(php, tmp_path, ORDER_ROWS)
@@ -113,6 +95,11 @@ def test_php_snapshot_is_what_the_webhook_accepts(php, tmp_path):
     assert [i.sku for i in order.items] == ["TSHIRT-M-RED", "TSHIRT-M-RED", "MUG'; DROP--"]
     assert order.items[0].qty_refunded == Decimal(1) and order.items[1].parent_item_id == 501
     assert order.items[0].name == "T-Shirt Ünïcode" and order.items[2].qty_canceled == 1
+    assert body["event_id"] == VECTORS["snapshots"][0]["event_id"]
+    # Lines are valued in base currency (USD here), not the order's (EUR).
+    assert (order.website_id, order.base_currency, order.currency) == (1, "USD", "EUR")
+    amounts = {row["item_id"]: row["amount"] for row in derive_lines(order)}
+    assert amounts == {501: Decimal("21.9450"), 502: Decimal("21.9450"), 503: Decimal(0)}
     # The same rows give the same event id (a resend is a duplicate); progress gives a new one.
     assert _php_snapshot(php, tmp_path, ORDER_ROWS)["event_id"] == body["event_id"]
     refunded = json.loads(json.dumps(ORDER_ROWS))

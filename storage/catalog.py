@@ -1,0 +1,108 @@
+"""Product states from the Magento module's catalogue sync (`POST /v1/webhooks/magento/products`).
+
+Each state says whether Magento would show a SKU (enabled, visible in catalogue or search, in
+stock) and on which websites; `deleted` marks a SKU removed from the catalogue. States are
+stamped by the event's `occurred_at` and applied newest-first per SKU (`state_at`), so batches
+arriving out of order or twice leave the newest state. A SKU is hidden when any of the three
+flags is false; website ids (when known) let lists be limited to one website's products.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, Field, StrictBool, ValidationError, model_validator
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from storage.db import run_transaction
+from storage.ingestion import utcnow
+from storage.models import Product
+from storage.snapshot import Sku, SnapshotError, UtcDateTime, _format_errors, _Model, _no_control
+from storage.upsert import chunks, upsert_newer
+
+PRODUCTS = Product.__table__
+WebsiteId = Annotated[int, Field(ge=0, lt=2**31, strict=True)]
+
+
+class ProductState(_Model):
+    """One SKU as Magento has it now; a field left out keeps what was known."""
+
+    sku: Sku
+    enabled: StrictBool | None = None
+    visible: StrictBool | None = None
+    in_stock: StrictBool | None = None
+    website_ids: Annotated[list[WebsiteId], Field(max_length=1000)] | None = None
+    deleted: StrictBool = False
+
+
+class CatalogEvent(_Model):
+    """The request body: an event id, when the states were read, and the states."""
+
+    event_id: Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_no_control)]
+    occurred_at: UtcDateTime
+    products: Annotated[list[ProductState], Field(min_length=1, max_length=10_000)]
+
+    @model_validator(mode="after")
+    def _one_state_per_sku(self) -> CatalogEvent:
+        skus = [p.sku for p in self.products]
+        if len(set(skus)) != len(skus):
+            dup = sorted({s for s in skus if skus.count(s) > 1})[:5]
+            raise ValueError(f"products: SKU listed twice {dup}")
+        return self
+
+
+@dataclass(frozen=True)
+class SkuState:
+    """A SKU's state as stored after an event (newer states win)."""
+
+    sku: str
+    hidden: bool
+    website_ids: tuple[int, ...] | None
+
+
+def parse_catalog(raw: bytes | str | Mapping[str, Any]) -> CatalogEvent:
+    """Validate a request body; `SnapshotError` names the offending fields."""
+    try:
+        if isinstance(raw, bytes | str):
+            return CatalogEvent.model_validate_json(raw)
+        return CatalogEvent.model_validate(raw)
+    except ValidationError as exc:
+        raise SnapshotError(_format_errors(exc)) from None
+
+
+def _row(state: ProductState, event: CatalogEvent, now) -> dict[str, Any]:
+    if state.deleted:
+        enabled, visible, in_stock, websites = False, False, None, None
+    else:
+        enabled, visible, in_stock = state.enabled, state.visible, state.in_stock
+        websites = sorted(set(state.website_ids)) if state.website_ids is not None else None
+    return {"sku": state.sku, "enabled": enabled, "visible": visible, "in_stock": in_stock,
+            "website_ids": websites, "state_at": event.occurred_at,
+            "info_at": event.occurred_at, "updated_at": now}
+
+
+def apply_catalog(engine_or_url: Engine | str | None, event: CatalogEvent) -> list[SkuState]:
+    """Store the event's states (older than what is stored: ignored); the SKUs as now stored."""
+    def work(session: Session) -> list[SkuState]:
+        rows = sorted((_row(p, event, utcnow()) for p in event.products), key=lambda r: r["sku"])
+        upsert_newer(session, PRODUCTS, rows, stamp="state_at",
+                     fields=("enabled", "visible", "in_stock", "website_ids"),
+                     always=("updated_at",))
+        return stored_states(session, [r["sku"] for r in rows])
+
+    return run_transaction(engine_or_url, work)
+
+
+def stored_states(session: Session, skus: Sequence[str]) -> list[SkuState]:
+    out = []
+    for part in chunks(list(skus)):
+        q = select(PRODUCTS.c.sku, PRODUCTS.c.enabled, PRODUCTS.c.visible, PRODUCTS.c.in_stock,
+                   PRODUCTS.c.website_ids).where(PRODUCTS.c.sku.in_(part))
+        for r in session.execute(q):
+            hidden = False in (r.enabled, r.visible, r.in_stock)
+            websites = tuple(r.website_ids) if r.website_ids is not None else None
+            out.append(SkuState(r.sku, hidden, websites))
+    return sorted(out, key=lambda s: s.sku)
