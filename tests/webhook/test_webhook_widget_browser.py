@@ -128,6 +128,8 @@ def test_widget_shows_product_cards_from_a_product_info_route(browser, served, s
  data-products-url="{origin}/products.json"></div>
 <div id="plain" data-dmfrec data-api="{api}" data-customer="5" data-token="{token}"
  data-products-url="{origin}/missing.json"></div>
+<div id="known" data-dmfrec data-api="{api}" data-customer="5" data-token="{token}"
+ data-products-url="{origin}/products.json" data-only-known></div>
 <script src="{api}/widget.js"></script></body></html>""")
     browser.get(f"{origin}/cards.html")
     assert _wait_state(browser, "rich") == "personal"
@@ -139,3 +141,6 @@ def test_widget_shows_product_cards_from_a_product_info_route(browser, served, s
     assert second.find_element(By.CLASS_NAME, "dmfrec-name").text == "SKU-B"  # no info: SKU
     assert _wait_state(browser, "plain") == "personal"
     assert _cards(browser, "plain") == ["SKU-A", "SKU-B"]
+    # What the shop does not describe (disabled, sold out, not on this website) is not shown.
+    assert _wait_state(browser, "known") == "personal"
+    assert _cards(browser, "known") == ["SKU-A"]

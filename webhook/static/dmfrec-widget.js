@@ -1,12 +1,13 @@
 /* dmfrec storefront widget: <div data-dmfrec data-api="https://reco.example"
  *   data-customer="42" data-token="..." data-limit="6" data-product-url="/p/{sku}"
- *   data-refresh="0"></div>
+ *   data-refresh="0" data-website="1"></div>
  * With a customer and a token it shows that customer's list (data-state="personal", or
  * "fallback" when the customer has none yet: popular SKUs); a guest gets data-state="popular".
  * With data-products-url (the Magento module's product-info route: ?skus=A,B -> {sku: {name,
  * price, url, image}}) the cards show name, price, image and link; without it, or if that
  * call fails, SKU links. A failed list request leaves the element empty (data-state="error")
- * and never breaks the page. */
+ * and never breaks the page. With data-website only that Magento website's products are listed;
+ * with data-only-known only SKUs the product-info route describes (the Magento module sets it). */
 (function () {
   "use strict";
 
@@ -47,7 +48,12 @@
   function render(el, body, limit, guest) {
     var items = (body.items || []).slice(0, limit);
     return productInfo(el, items).then(function (infos) {
-      draw(el, body, items, infos || {}, guest);
+      infos = infos || {};
+      // data-only-known: only SKUs the shop describes (it leaves out what it would not show).
+      if (el.hasAttribute("data-only-known")) {
+        items = items.filter(function (i) { return infos[i.sku]; });
+      }
+      draw(el, body, items, infos, guest);
     });
   }
 
@@ -70,6 +76,8 @@
         "/recommendations?limit=" + limit;
       headers.Authorization = "Bearer " + token;
     }
+    var website = el.getAttribute("data-website");
+    if (website) url += "&website=" + encodeURIComponent(website);
     return fetch(url, { headers: headers })
       .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
       .then(function (body) { return render(el, body, limit, !(customer && token)); })

@@ -9,6 +9,7 @@ namespace Dmfrec\Recommendations\Test\Integration;
 
 use Dmfrec\Recommendations\Model\Backoff;
 use Dmfrec\Recommendations\Model\Delivery;
+use Dmfrec\Recommendations\Model\ErasureRequest;
 use Dmfrec\Recommendations\Model\Outbox\Message;
 use Dmfrec\Recommendations\Model\Outbox\Store;
 use Dmfrec\Recommendations\Model\Sender;
@@ -181,5 +182,23 @@ class DeliveryTest extends TestCase
         self::assertSame(1, $this->delivery()->prune());
         self::assertNull($this->store->get('order:7'));
         self::assertSame('pending', $this->store->get('order:8')['status']);  // never pruned
+    }
+
+    public function testADeletedCustomersErasureIsSignedSentAndForgotten(): void
+    {
+        $messages = (new ErasureRequest())->messages('42', 'anna@example.com', $this->now);
+        foreach ($messages as $message) {
+            self::assertSame('sent', $this->delivery()->deliver($message));
+        }
+        $requests = Fixtures::requests(self::$dir);
+        self::assertSame(['/admin/erase', '/admin/erase'], array_column($requests, 'path'));
+        foreach ($messages as $k => $message) {
+            self::assertSame(hash('sha256', $message->payload), $requests[$k]['sha256']);
+            self::assertSame((new Signer())->sign(self::SECRET, $message->eventId, $this->now, $message->payload),
+                $requests[$k]['webhook_signature']);
+            self::assertNull($this->store->get($message->subject)['payload']);  // no email kept
+        }
+        $dump = json_encode($this->pdo->query('SELECT * FROM pfx_dmfrec_outbox')->fetchAll(\PDO::FETCH_ASSOC));
+        self::assertStringNotContainsString('anna', (string) $dump);
     }
 }

@@ -25,7 +25,9 @@ define(['jquery', 'Magento_Customer/js/customer-data'], function ($, customerDat
         el.setAttribute('data-api', config.api);
         el.setAttribute('data-limit', String(config.limit));
         if (config.productsUrl) {
+            // Cards only for products this store shows (enabled, visible, in stock, here).
             el.setAttribute('data-products-url', config.productsUrl);
+            el.setAttribute('data-only-known', '');
         }
         if (config.website !== null && config.website !== undefined) {
             el.setAttribute('data-website', String(config.website));
