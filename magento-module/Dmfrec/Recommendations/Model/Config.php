@@ -47,12 +47,22 @@ class Config implements Settings
 
     public function webhookSecret(): string
     {
-        return $this->encryptor->decrypt($this->value(self::WEBHOOK_SECRET));
+        return $this->secret(self::WEBHOOK_SECRET);
     }
 
     public function tokenSecret(): string
     {
-        return $this->encryptor->decrypt($this->value(self::TOKEN_SECRET));
+        return $this->secret(self::TOKEN_SECRET);
+    }
+
+    /**
+     * Saved on the config page the value is encrypted ("<key version>:<cipher>:..."); set with
+     * `config:sensitive:set` it is stored as typed in app/etc/env.php.
+     */
+    private function secret(string $path): string
+    {
+        $raw = $this->value($path);
+        return preg_match('/^\d+:\d+:/', $raw) ? (string) $this->encryptor->decrypt($raw) : $raw;
     }
 
     public function immediateTimeout(): float
