@@ -13,14 +13,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, StrictBool, ValidationError, model_validator
+from pydantic import AfterValidator, Field, StrictBool, model_validator
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from storage.db import run_transaction
 from storage.ingestion import utcnow
 from storage.models import Product
-from storage.snapshot import Sku, SnapshotError, UtcDateTime, _format_errors, _Model, _no_control
+from storage.snapshot import Sku, UtcDateTime, _Model, _no_control, validate_body
 from storage.upsert import chunks, upsert_newer
 
 PRODUCTS = Product.__table__
@@ -65,12 +65,7 @@ class SkuState:
 
 def parse_catalog(raw: bytes | str | Mapping[str, Any]) -> CatalogEvent:
     """Validate a request body; `SnapshotError` names the offending fields."""
-    try:
-        if isinstance(raw, bytes | str):
-            return CatalogEvent.model_validate_json(raw)
-        return CatalogEvent.model_validate(raw)
-    except ValidationError as exc:
-        raise SnapshotError(_format_errors(exc)) from None
+    return validate_body(CatalogEvent, raw)
 
 
 def _row(state: ProductState, event: CatalogEvent, now) -> dict[str, Any]:

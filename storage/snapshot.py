@@ -32,7 +32,7 @@ import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -225,6 +225,9 @@ class SnapshotEvent(_Model):
     products: Annotated[list[ProductInfo], Field(max_length=10_000)] = []
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
 def _format_errors(exc: ValidationError) -> list[tuple[str, str]]:
     return [
         (".".join(str(p) for p in err["loc"]), err["msg"].removeprefix("Value error, "))
@@ -232,16 +235,21 @@ def _format_errors(exc: ValidationError) -> list[tuple[str, str]]:
     ]
 
 
+def validate_body(model: type[M], raw: bytes | str | Mapping[str, Any]) -> M:
+    """`model` from JSON bytes/str or a decoded mapping; `SnapshotError` names the fields."""
+    try:
+        if isinstance(raw, bytes | str):
+            return model.model_validate_json(raw)
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise SnapshotError(_format_errors(exc)) from None
+
+
 def parse_event(raw: bytes | str | Mapping[str, Any] | SnapshotEvent) -> SnapshotEvent:
     """Validate a request body (JSON bytes/str, or an already decoded mapping)."""
     if isinstance(raw, SnapshotEvent):
         return raw
-    try:
-        if isinstance(raw, bytes | str):
-            return SnapshotEvent.model_validate_json(raw)
-        return SnapshotEvent.model_validate(raw)
-    except ValidationError as exc:
-        raise SnapshotError(_format_errors(exc)) from None
+    return validate_body(SnapshotEvent, raw)
 
 
 def parse_order(raw: Mapping[str, Any]) -> OrderSnapshot:
