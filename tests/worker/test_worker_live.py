@@ -70,6 +70,12 @@ def test_hidden_skus_follow_the_product_table(rt, r, record, make_event):
     live.process_event(rt, record(make_event("e1", products=products)))
     assert live.refresh_hidden_skus(rt) == 2
     assert r.smembers(publish.HIDDEN_SKUS) == {"SKU-A", "SKU-B"}
+    # The Magento module's catalogue sync also says whether a SKU is visible.
+    from storage.catalog import apply_catalog, parse_catalog
+    apply_catalog(rt.engine, parse_catalog({"event_id": "p1", "occurred_at": "2030-01-01T00:00:00Z",
+                                            "products": [{"sku": "SKU-C", "visible": False}]}))
+    assert live.refresh_hidden_skus(rt) == 3
+    assert r.smembers(publish.HIDDEN_SKUS) == {"SKU-A", "SKU-B", "SKU-C"}
 
 
 def test_enqueue_pending_hands_events_to_the_real_broker(rt, r, record, make_event, queued,
