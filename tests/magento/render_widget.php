@@ -1,15 +1,17 @@
 <?php
 // Renders the module's widget template as the full-page cache would store it: the real template
 // and the module's real WidgetConfig; the Magento block base class and escaper (which need a
-// running Magento) are replaced by the minimum the template uses. Arguments: api limit website.
+// running Magento) are replaced by the minimum the template uses.
+// Arguments: api limit website products-url.
 declare(strict_types=1);
 
 $module = dirname(__DIR__, 2) . '/magento-module/Dmfrec/Recommendations';
 require $module . '/Model/WidgetConfig.php';
 
-[, $api, $limit, $website] = $argv + [null, 'https://reco.example', '6', ''];
-$block = new class($api, (int) $limit, $website === '' ? null : (int) $website) {
-    public function __construct(private string $api, private int $limit, private ?int $website)
+[, $api, $limit, $website, $products] = $argv + [null, 'https://reco.example', '6', '', 'https://shop.example/dmfrec/products/info/'];
+$block = new class($api, (int) $limit, $website === '' ? null : (int) $website, $products) {
+    public function __construct(private string $api, private int $limit, private ?int $website,
+                                private string $products)
     {
     }
 
@@ -21,7 +23,7 @@ $block = new class($api, (int) $limit, $website === '' ? null : (int) $website) 
     public function getWidgetConfig(): string
     {
         return (new \Dmfrec\Recommendations\Model\WidgetConfig())->json($this->api, $this->limit,
-            $this->website, 'https://shop.example/dmfrec/products/info/');
+            $this->website, $this->products);
     }
 };
 $escaper = new class {

@@ -4,7 +4,7 @@
  * guest (who gets popular products). Then dmfrec's own widget script renders the list; it is
  * loaded once per page, after every placeholder has its data.
  */
-define(['jquery', 'Magento_Customer/js/customer-data'], function ($, customerData) {
+define(['Magento_Customer/js/customer-data'], function (customerData) {
     'use strict';
 
     var pending = 0;
@@ -45,6 +45,7 @@ define(['jquery', 'Magento_Customer/js/customer-data'], function ($, customerDat
     return function (config, element) {
         var section = customerData.get('dmfrec');
         var done = false;
+        var reloaded = false;
         pending += 1;
 
         function ready(data) {
@@ -52,8 +53,12 @@ define(['jquery', 'Magento_Customer/js/customer-data'], function ($, customerDat
                 return;
             }
             if (expired(data)) {
-                customerData.reload(['dmfrec'], false);
-                return;
+                if (!reloaded) {  // a token about to expire: fetch a fresh one, once
+                    reloaded = true;
+                    customerData.reload(['dmfrec'], false);
+                    return;
+                }
+                data = {};  // still stale (clocks disagree): show popular products
             }
             done = true;
             fill(element, config, data);
