@@ -2,7 +2,8 @@
 /**
  * Gets messages to dmfrec: recorded in the outbox, then sent at once with a short timeout; the
  * outbox's cron drain only sends what that first try could not (dmfrec down, slow, or the
- * process ended). Never throws to its caller for an HTTP failure.
+ * process ended). While sends are failing, new messages skip the immediate try (BREAKER_S).
+ * Never throws to its caller for an HTTP failure.
  */
 declare(strict_types=1);
 
@@ -15,6 +16,9 @@ class Delivery
 {
     /** A row whose immediate send is under way is left to cron only after this long. */
     public const GRACE_S = 120;
+    /** After a failed send, new messages skip the immediate try this long (dmfrec is down):
+     *  checkouts do not each wait out a timeout; cron sends them once dmfrec answers again. */
+    public const BREAKER_S = 60;
 
     /** @var callable(): int */
     private $clock;
@@ -40,6 +44,9 @@ class Delivery
             && (int) $row['attempts'] === 0;
         if (!$fresh) {
             return (string) ($row['status'] ?? 'pending');  // older than what is queued, or backing off
+        }
+        if ($this->store->failedSince($now - self::BREAKER_S)) {
+            return 'pending';
         }
         return $this->attempt($message->subject, $message->eventId, $message->path, $message->payload,
             $this->settings->immediateTimeout());

@@ -201,4 +201,21 @@ class DeliveryTest extends TestCase
         $dump = json_encode($this->pdo->query('SELECT * FROM pfx_dmfrec_outbox')->fetchAll(\PDO::FETCH_ASSOC));
         self::assertStringNotContainsString('anna', (string) $dump);
     }
+
+    public function testWhileDmfrecIsFailingNewOrdersDoNotWaitForIt(): void
+    {
+        $this->answer(503);
+        self::assertSame('pending', $this->delivery()->deliver(self::order('v1', 'evt-1')));
+        $this->answer(202);
+        $this->now += Delivery::BREAKER_S - 1;
+        $other = new Message('order:8', 'evt-8', 'v1', Message::ORDERS, '{}');
+        self::assertSame('pending', $this->delivery()->deliver($other));  // not tried now
+        self::assertCount(1, Fixtures::requests(self::$dir));
+        self::assertSame('0', (string) $this->store->get('order:8')['attempts']);
+        $this->now += 2;
+        $third = new Message('order:9', 'evt-9', 'v1', Message::ORDERS, '{}');
+        self::assertSame('sent', $this->delivery()->deliver($third));  // the breaker has closed
+        $this->now += Delivery::GRACE_S;
+        self::assertSame([2, 0], $this->delivery()->drain());  // cron sends the other two
+    }
 }
