@@ -9,6 +9,7 @@ declare(strict_types=1);
 namespace Dmfrec\Recommendations\Console\Command;
 
 use Dmfrec\Recommendations\Model\Config;
+use Dmfrec\Recommendations\Model\DateOption;
 use Dmfrec\Recommendations\Model\Delivery;
 use Dmfrec\Recommendations\Model\Order\SnapshotSource;
 use Magento\Sales\Model\ResourceModel\Order\CollectionFactory;
@@ -47,10 +48,10 @@ class Backfill extends Command
             $output->writeln('<error>dmfrec is not enabled or has no URL (Stores > Configuration > Services > dmfrec Recommendations)</error>');
             return Command::FAILURE;
         }
-        $from = $input->getOption('from');
-        if ($from !== null && !preg_match('/^\d{4}-\d{2}-\d{2}$/', (string) $from)
-            || $from !== null && \DateTime::createFromFormat('!Y-m-d', (string) $from) === false) {
-            $output->writeln('<error>--from must be a date as YYYY-MM-DD, got "' . $from . '"</error>');
+        try {
+            $from = DateOption::parse($input->getOption('from'), '--from');
+        } catch (\InvalidArgumentException $e) {
+            $output->writeln('<error>' . $e->getMessage() . '</error>');
             return Command::FAILURE;
         }
         $batch = (int) $input->getOption('batch');
