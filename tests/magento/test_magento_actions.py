@@ -3,6 +3,9 @@
 Each row is an action in the Magento admin or storefront, the events Magento dispatches for it
 (read from Magento 2.4.6's own code paths: the service saves the order inside its transaction,
 and `sales_order_save_commit_after` fires once that commits), and the order's rows afterwards.
+In Magento 2.4.6: OrderService::place, ::cancel and ::hold end in OrderRepository::save;
+CreditmemoService::refund saves the credit memo and then the order in one transaction;
+invoicing and shipping save the order in the same DB transaction as the invoice or shipment.
 The module observes only the commit event, so a step with no commit sends nothing; a step that
 commits sends the snapshot the module's PHP builds from those rows, which dmfrec ingests. The
 table states what each customer x SKU then counts for, and whether the step was a new event.
