@@ -18,6 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="compare DMF with the baselines on one split",
         description="Split the data by --protocol, fit every model on the same train matrix, "
         "rank the held-out SKUs (ties broken at random) and print one row per model. "
+        "Each baseline's settings are picked, and DMF is stopped, on a validation split "
+        "carved from the training part; the test split is scored once per model. "
+        "A model that would not fit in memory is skipped with a message. "
         "For --format ncf, --data is the folder or path prefix of *.train.rating etc.; "
         "for online-retail, the folder of CSVs or one CSV.",
     )
@@ -34,7 +37,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     cut.add_argument("--cutoff", help="time protocol: T as a date (2011-10-01) or unix seconds")
     cut.add_argument("--test-days", type=float,
                      help="time protocol: test on the last N days (default: last sixth)")
-    p.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    p.add_argument("--json", type=Path,
+                   help="also write the rows as JSON here (each row as soon as it is done)")
+    p.add_argument("--dmf-seeds", type=int, default=1,
+                   help="train DMF with this many seeds and report their mean and spread")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=run)
 
@@ -69,21 +75,31 @@ def run(args: argparse.Namespace) -> int:
     if not models:
         raise CliError("--models is empty")
     ks = _ks(args.k)
+    if args.dmf_seeds < 1:
+        raise CliError(f"--dmf-seeds must be at least 1, not {args.dmf_seeds}")
     cutoff = _cutoff(args.cutoff)
     if (cutoff is not None or args.test_days is not None) and args.protocol != "time":
         raise CliError("--cutoff/--test-days apply to --protocol time only")
     data = load_data(args)
+    done: list[dict] = []
+
+    def write(row: dict) -> None:
+        """Each row reaches --json as soon as it is computed: a later crash loses no row."""
+        done.append(row)
+        if args.json is None:
+            return
+        try:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(done, indent=1))
+        except OSError as exc:
+            raise CliError(f"cannot write {args.json}: {exc}") from None
+
     try:
         rows = run_evaluation(data, args.protocol, models, value=args.value, seed=args.seed,
                               k=ks, progress=not args.quiet, cutoff=cutoff,
-                              test_days=args.test_days)
+                              test_days=args.test_days, dmf_seeds=args.dmf_seeds,
+                              on_row=write)
     except ValueError as exc:
         raise CliError(str(exc)) from None
     print(format_table(rows))
-    if args.json is not None:
-        try:
-            args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(json.dumps(rows, indent=1))
-        except OSError as exc:
-            raise CliError(f"cannot write {args.json}: {exc}") from None
     return 0

@@ -25,15 +25,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--neg-ratio", type=int, help="negatives per observed entry")
     p.add_argument("--lr", type=float, help="Adam learning rate")
     p.add_argument("--batch-size", type=int, help="mini-batch size")
-    p.add_argument("--loss", choices=["nce", "bce", "softmax"],
-                   help="normalized cross-entropy, plain BCE, or sampled softmax over cosines")
+    p.add_argument("--loss", choices=["nce", "bce", "softmax", "holdout"],
+                   help="normalized cross-entropy, plain BCE, sampled softmax over cosines, "
+                   "or that softmax on customer batches with held-out targets")
     p.add_argument("--temperature", type=float, help="softmax loss: cosine / temperature")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
+        "--no-early-stop", action="store_true",
+        help="train every epoch (by default the latest purchase of up to 5,000 customers is "
+        "held out, each member stops once it no longer improves on it, and the saved model "
+        "serves every purchase)",
+    )
+    p.add_argument(
         "--validate",
         action="store_true",
-        help="hold out each customer's latest purchase and show HR@10/NDCG@10 per epoch",
+        help="also show HR@10/NDCG@10 per epoch on each customer's latest purchase among "
+        "99 sampled SKUs (held out from training)",
     )
     p.set_defaults(func=run)
 
@@ -56,17 +64,18 @@ def run(args: argparse.Namespace) -> int:
         if v is not None
     }
     model = DMF(seed=args.seed, device=args.device, **overrides)
-    callback = None
+    from model.validation import loo_epoch_callback, stopping_split
+
+    callback, stop_on = None, None
     train_matrix = data.matrix
     if args.validate:
-        from model.validation import loo_epoch_callback
-
         train_matrix, callback = loo_epoch_callback(data, seed=args.seed)
+    elif not args.no_early_stop:
+        train_matrix, stop_on = stopping_split(data, seed=args.seed)
     started = time.perf_counter()
-    model.fit(train_matrix, epoch_callback=callback)
-    if args.validate:
-        # Validation held one purchase per customer out; the saved model serves every purchase.
-        model.update_matrix(data.matrix)
+    model.fit(train_matrix, epoch_callback=callback, validation=stop_on)
+    # Purchases held out for validation or stopping are served (folded in), not trained on.
+    model.update_matrix(data.matrix)
     seconds = time.perf_counter() - started
     metadata = {
         "customer_ids": [str(u) for u in data.user_ids.tolist()],

@@ -24,12 +24,16 @@ def evaluate(
     """Ranks of the held-out SKUs for every tested customer, summarised at k (or each k).
 
     Full ranking (no candidates): every SKU not in the customer's training row is a candidate.
+    SKUs without a training interaction rank last (ties among them broken at random).
     Sampled (candidates given): only those SKUs are, and training items are not excluded
     (the NCF files' negatives are taken as given).
     """
     rng = np.random.default_rng(seed)
     train = split.train.matrix.tocsr()
     n_items = train.shape[1]
+    # SKUs nobody bought in training are ranked last for every model: no model may gain
+    # (or lose) from an item's absence, which no model can know anything about.
+    unseen = np.diff(train.tocsc().indptr) == 0
     ranks: list[np.ndarray] = []
     for lo in range(0, len(split.users), block):
         users = split.users[lo : lo + block]
@@ -37,6 +41,7 @@ def evaluate(
         if scores.shape != (len(users), n_items):
             raise ValueError(f"{getattr(model, 'name', model)}.score returned shape "
                              f"{scores.shape}, expected {(len(users), n_items)}")
+        scores[:, unseen] = -np.inf
         for row, u in enumerate(users):
             idx = lo + row
             if split.candidates is not None:

@@ -8,8 +8,15 @@ customer's top-N is one mat-vec and a `torch.topk`.
 Where the defaults depart from the paper (Xue et al. 2017), and why (measured on
 leave-one-out splits of ML-100K, Amazon Music and Online Retail):
 - training predicts an observed (i, j) from the row and column without that entry
-  (`leave_target_out`), as at serving time; without it HR@10 falls from 0.53 to 0.35 on
-  Amazon Music (within noise on ML-100K and Online Retail);
+  (`leave_target_out`), as at serving time, where the SKU to find is not in the row yet;
+  except where that would empty the row or the column. Removing a single-buyer SKU's only
+  buyer fed the item tower an empty column for a positive, the same input as a SKU nobody
+  bought, and taught DMF that an empty column means "bought": on Amazon Music (26 % of
+  held-out items unseen in training) unseen SKUs outranked 86 % of seen ones, which made up
+  a third of the 0.63 HR@10 once reported (withdrawn; BENCHMARKS.md). An earlier claim that
+  leaving the target out lifts Amazon Music from 0.35 to 0.53 HR@10 came from that shortcut.
+  At serving, SKUs nobody bought rank last and customers without purchases get the best
+  sellers (`DMF._ranked`); evaluation ranks unseen SKUs last for every model;
 - the default objective is a sampled softmax over cosines / 0.05, each purchase against
   ~1,000 SKUs shared by its training step (`model.softmax`); the paper's normalized
   cross-entropy ("nce") and plain BCE ("bce") are options. Reading the cosine itself as a
@@ -43,10 +50,14 @@ from tqdm.auto import tqdm
 
 from model import artifact
 from model.dmf import INPUT_NORMS, DMFNetwork, gather_bags
+from model.evaluation import evaluate
+from model.holdout import customer_batches, holdout_loss
 from model.softmax import epoch_groups, softmax_loss
+from model.splits import Split
 from model.training import cosine_lr, epoch_samples, train_batch
 
-LOSSES = ("bce", "nce", "softmax")
+LOSSES = ("bce", "nce", "softmax", "holdout")
+UNBOUGHT_SCORE = -2.0  # below every cosine: SKUs without a buyer rank last
 
 
 @dataclass
@@ -93,11 +104,14 @@ class DMFConfig:
     shared_negatives: int = 1024  # loss "softmax": the step's draws (up to this many) are
     # candidates for all its positives (model.softmax); 0: each positive's own neg_ratio
     temperature: float = 0.05  # loss "softmax": logits are cosines / temperature
+    batch_customers: int = 256  # loss "holdout": customers per step (model.holdout)
+    target_share: float = 0.5  # loss "holdout": share of each row held out as targets
     lr: float = 5e-4  # of each member, decayed over its epochs
     lr_schedule: str = "cosine"  # "cosine" decay to 5% over the run, or "constant"
     batch_size: int = 16384
     max_steps_per_epoch: int = 128  # larger shops get larger batches (0: never)
-    epochs: int = 8  # of each member
+    epochs: int = 8  # of each member (at most, when a validation split stops it early)
+    patience: int = 2  # epochs without a validation gain before a member stops
     weight_decay: float = 0.0
     leave_target_out: bool = True  # predict (i, j) from the row without j (see training)
     input_norm: str = "none"  # "sqrt": first layer / sqrt(row nnz); "none": the paper's sum
@@ -172,8 +186,11 @@ class DMF:
         *,
         progress: bool = True,
         epoch_callback: EpochCallback | None = None,
+        validation: Split | None = None,
     ) -> DMF:
-        """Train from scratch on a customers x SKUs matrix (values as chosen by the caller)."""
+        """Train from scratch on a customers x SKUs matrix (values as chosen by the caller).
+
+        With `validation`, each member stops early on it (`train_epochs`)."""
         matrix = _as_csr(matrix)
         if matrix.nnz == 0:
             raise ValueError("cannot train on an empty interaction matrix")
@@ -182,7 +199,8 @@ class DMF:
         self.nets = [self._network(matrix.shape) for _ in range(cfg.members)]
         self.set_matrix(matrix)
         self.history = []
-        self.train_epochs(cfg.epochs, progress=progress, epoch_callback=epoch_callback)
+        self.train_epochs(cfg.epochs, progress=progress, epoch_callback=epoch_callback,
+                          validation=validation)
         return self
 
     def train_epochs(
@@ -193,52 +211,55 @@ class DMF:
         epoch_callback: EpochCallback | None = None,
         lr: float | None = None,
         seed_offset: int = 0,
+        validation: Split | None = None,
     ) -> None:
-        """Train the current weights for `epochs` more epochs (fine-tuning uses this too).
+        """Train the current weights for up to `epochs` more epochs (fine-tuning uses this too).
 
         Members train one after another, each with its own optimizer and its own draws (rng
         seeded seed + offset + 1000 x member), so they err independently and only one
         member's Adam state is in memory at a time. `epoch_callback(epoch, model)` may return
-        validation metrics (the model then scores with the members trained so far): they are
-        shown in the progress bar and kept in `history` beside the epoch's loss and seconds.
+        metrics (the model then scores with the members trained so far): they are shown in
+        the progress bar and kept in `history` beside the epoch's loss and seconds.
+
+        With `validation` (a split carved from the training data, `model.validation`), each
+        epoch is scored on it (NDCG@10 of the members so far); a member stops once
+        `config.patience` epochs bring no gain and keeps its best epoch's weights.
         """
         self._require()
         cfg = self.config
         base_lr = lr or cfg.lr
-        batch = self.batch_samples()
-        per_epoch = -(-self.matrix.nnz * (1 + cfg.neg_ratio) // batch)
         members = len(self.nets)
         bar = tqdm(total=members * epochs, desc="DMF", unit="epoch", disable=not progress,
                    leave=False)
         try:
             for k, net in enumerate(self.nets):
                 self._serving = k + 1
-                self._train_member(k, net, epochs, base_lr, per_epoch, seed_offset,
-                                   epoch_callback, bar)
+                self._train_member(k, net, epochs, base_lr, seed_offset, epoch_callback, bar,
+                                   validation)
         finally:
             self._serving = None
             self._cache = _Cache()
             bar.close()
 
     def _train_member(
-        self, k: int, net: DMFNetwork, epochs: int, base_lr: float, per_epoch: int,
-        seed_offset: int, epoch_callback: EpochCallback | None, bar: tqdm,
+        self, k: int, net: DMFNetwork, epochs: int, base_lr: float, seed_offset: int,
+        epoch_callback: EpochCallback | None, bar: tqdm, validation: Split | None,
     ) -> None:
         cfg = self.config
         rng = np.random.default_rng(cfg.seed + seed_offset + 1000 * k)
         optimizer = torch.optim.Adam(net.parameters(), lr=base_lr, weight_decay=cfg.weight_decay)
-        total_steps, step = epochs * per_epoch, 0
+        total_steps, step = epochs * self.steps_per_epoch(), 0
+        best, best_state, since, ran = -np.inf, None, 0, 0
         for _ in range(epochs):
+            ran += 1
             started = time.perf_counter()
             net.train()
-            samples, size = self.epoch_samples(rng)
             total, batches = 0.0, 0
-            for lo in range(0, len(samples[0]), size):
+            for batch in self.epoch_batches(rng):
                 if cfg.lr_schedule == "cosine":
                     for group in optimizer.param_groups:
                         group["lr"] = cosine_lr(base_lr, step, total_steps)
-                total += self.train_step(optimizer, *(a[lo : lo + size] for a in samples),
-                                         net=net)
+                total += self.train_step(optimizer, *batch, net=net, rng=rng)
                 batches += 1
                 step += 1
             self._cache = _Cache()
@@ -251,12 +272,43 @@ class DMF:
             }
             if len(self.nets) > 1:
                 row = {"member": k + 1, **row}
+            if validation is not None:
+                row["val_ndcg"] = evaluate(self, validation, 10, metrics=("NDCG",))["NDCG@10"]
             if epoch_callback is not None:
                 row.update(epoch_callback(row["epoch"], self) or {})
             self.history.append(row)
             bar.update()
             bar.set_postfix({key: f"{v:.4g}" for key, v in row.items() if key != "epoch"})
+            if validation is not None:
+                if row["val_ndcg"] > best:
+                    best, since = row["val_ndcg"], 0
+                    best_state = {n: t.detach().clone() for n, t in net.state_dict().items()}
+                else:
+                    since += 1
+                    if since >= cfg.patience:
+                        break
+        if best_state is not None:
+            net.load_state_dict(best_state)
+            self._cache = _Cache()
+        bar.update(epochs - ran)  # the epochs early stopping saved
         net.zero_grad(set_to_none=True)  # with the optimizer gone, nothing of training stays
+
+    def steps_per_epoch(self) -> int:
+        cfg = self.config
+        if cfg.loss == "holdout":
+            trainable = int((np.diff(self.matrix.indptr) >= 2).sum())
+            return max(-(-trainable // cfg.batch_customers), 1)
+        return -(-self.matrix.nnz * (1 + cfg.neg_ratio) // self.batch_samples())
+
+    def epoch_batches(self, rng: np.random.Generator) -> Iterator[tuple]:
+        """An epoch's steps: customer batches (holdout), or slices of `epoch_samples`."""
+        if self.config.loss == "holdout":
+            for customers in customer_batches(self.matrix, self.config.batch_customers, rng):
+                yield (customers,)
+            return
+        samples, size = self.epoch_samples(rng)
+        for lo in range(0, len(samples[0]), size):
+            yield tuple(a[lo : lo + size] for a in samples)
 
     def epoch_samples(self, rng: np.random.Generator) -> tuple[tuple[np.ndarray, ...], int]:
         """An epoch's shuffled samples (arrays cut together into steps) and the step size.
@@ -271,12 +323,23 @@ class DMF:
         return epoch_samples(self.matrix, cfg.neg_ratio, rng), self.batch_samples()
 
     def train_step(
-        self, optimizer: torch.optim.Optimizer, *batch: np.ndarray, net: DMFNetwork | None = None
+        self, optimizer: torch.optim.Optimizer, *batch: np.ndarray, net: DMFNetwork | None = None,
+        rng: np.random.Generator | None = None,
     ) -> float:
-        """One optimizer step of one member (default: the first) on a slice of `epoch_samples`;
+        """One optimizer step of one member (default: the first) on one of `epoch_batches`;
         returns its loss."""
         cfg = self.config
         net = net or self.net
+        if cfg.loss == "holdout":
+            loss = holdout_loss(
+                net, self.matrix, self._cols, batch[0], rng or np.random.default_rng(), self.device,
+                temperature=cfg.temperature, target_share=cfg.target_share,
+                candidates=cfg.shared_negatives, buyable=self._buyable,
+            )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            return float(loss.detach())
         if cfg.loss != "softmax":
             return train_batch(
                 net, optimizer, self.matrix, self._cols, *batch, cfg.loss,
@@ -331,6 +394,10 @@ class DMF:
         self._max_rating = float(matrix.data.max()) if matrix.nnz else 1.0  # nce targets
         self._cols = matrix.T.tocsr()
         self._cols.sort_indices()
+        buyers = np.diff(self._cols.indptr)
+        self._buyable = np.flatnonzero(buyers > 0)
+        self._unbought = torch.from_numpy(buyers == 0)
+        self._popularity = torch.from_numpy(buyers / (buyers.max(initial=0) + 1.0)).float()
         self._cache = _Cache()
 
     update_matrix = set_matrix
@@ -397,8 +464,21 @@ class DMF:
     # ------------------------------------------------------------------ scoring
     def score(self, users: np.ndarray, matrix: sp.csr_matrix | None = None) -> np.ndarray:
         """cos(p_i, q_j) for every SKU: float32 [len(users), n_items]."""
-        p = self.user_vectors(np.asarray(users, dtype=np.int64), matrix)
-        return (p @ self.item_vectors().T).cpu().numpy().astype(np.float32)
+        users = np.asarray(users, dtype=np.int64)
+        src = self.matrix if matrix is None else self._input(matrix)
+        p = self.user_vectors(users, matrix)
+        empty = np.diff(src.indptr)[users] == 0
+        return self._ranked(p @ self.item_vectors().T, empty).cpu().numpy().astype(np.float32)
+
+    def _ranked(self, scores: torch.Tensor, empty_rows: np.ndarray) -> torch.Tensor:
+        """The serving rules for what the towers cannot know: a SKU nobody bought (a new one,
+        or one whose purchases left the window) scores below every cosine, so it ranks last;
+        a customer with no purchases gets the SKUs by popularity (buyers, scaled into [0, 1))."""
+        if empty_rows.any():
+            rows = torch.from_numpy(np.flatnonzero(empty_rows)).to(scores.device)
+            scores[rows] = self._popularity.to(scores.device)
+        scores[:, self._unbought.to(scores.device)] = UNBOUGHT_SCORE
+        return scores
 
     def recommend(
         self,
@@ -428,7 +508,7 @@ class DMF:
         if row.shape != (1, self.n_items):
             raise ValueError(f"row must be 1 x {self.n_items}, not {row.shape}")
         p = self.user_vectors(np.array([0]), row)
-        scores = (p @ self.item_vectors().T)[0]
+        scores = self._ranked(p @ self.item_vectors().T, np.array([row.nnz == 0]))[0]
         banned = list(exclude) if exclude is not None else []
         if exclude_seen:
             banned += row.indices.tolist()
@@ -447,7 +527,8 @@ class DMF:
         k = min(n, self.n_items)
         for lo in range(0, self.n_users, block_size):
             users = np.arange(lo, min(lo + block_size, self.n_users))
-            scores = self.user_vectors(users) @ q.T
+            scores = self._ranked(self.user_vectors(users) @ q.T,
+                                  np.diff(self.matrix.indptr)[users] == 0)
             if exclude_seen:
                 sub = self.matrix[users].tocoo()
                 rows = torch.from_numpy(sub.row.astype(np.int64)).to(scores.device)
@@ -459,7 +540,9 @@ class DMF:
     def similar_items(self, item: int, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """SKUs whose item vectors are closest (cosine) to this one's, itself left out."""
         q = self.item_vectors()
-        return _topk(q @ q[int(item)], [int(item)], n)
+        scores = q @ q[int(item)]
+        scores[self._unbought.to(scores.device)] = UNBOUGHT_SCORE
+        return _topk(scores, [int(item)], n)
 
     # --------------------------------------------------------------- persistence
     def save(self, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:

@@ -75,11 +75,14 @@ def softmax_loss(
     pos_u, pos_i = _index(inv_u, device), _index(inv_i[:n], device)
     q_all = it.mlp(it.scale(hi, bags_i.counts))
     if leave_target_out:
-        share = torch.from_numpy(values).to(device)[:, None]
+        # Never empty a row or a column: an empty column would come to mean "bought"
+        # (a single-buyer SKU's only positive), while at serving it is a SKU nobody bought.
+        out = (bags_u.counts[pos_u] > 1) & (bags_i.counts[pos_i] > 1)
+        share = torch.from_numpy(values).to(device)[:, None] * out[:, None]
         hu_pos = hu[pos_u] - share * F.embedding(_index(items, device), ut.first.weight)
         hi_pos = hi[pos_i] - share * F.embedding(_index(users, device), it.first.weight)
-        p = ut.mlp(ut.scale(hu_pos, bags_u.counts[pos_u] - 1.0))
-        q_pos = it.mlp(it.scale(hi_pos, bags_i.counts[pos_i] - 1.0))
+        p = ut.mlp(ut.scale(hu_pos, bags_u.counts[pos_u] - out.float()))
+        q_pos = it.mlp(it.scale(hi_pos, bags_i.counts[pos_i] - out.float()))
     else:
         p = ut.mlp(ut.scale(hu, bags_u.counts))[pos_u]
         q_pos = q_all[pos_i]

@@ -48,14 +48,25 @@ def leave_one_out(data: Interactions, seed: int = 0) -> Split:
     tested = np.flatnonzero(counts >= 2)
     held = order[matrix.indptr[tested + 1] - 1]  # positions in matrix.data
     items = matrix.indices[held].astype(np.int64)
-    train = matrix.copy()
-    train.data[held] = 0
-    train.eliminate_zeros()
+    kept = np.ones(matrix.nnz, dtype=bool)
+    kept[held] = False
+    # The train part keeps its purchase times, so a validation split can be carved from it
+    # (built from the kept entries: a time of 0, the first line of an NCF file, is a time).
+    train = _entries(matrix, kept, matrix.data)
+    last_at = _entries(matrix, kept, times.astype(np.int64))
     return Split(
-        Interactions(train, data.user_ids, data.item_ids),
+        Interactions(train, data.user_ids, data.item_ids, last_at),
         tested.astype(np.int64),
         [np.array([i]) for i in items],
     )
+
+
+def _entries(matrix: sp.csr_matrix, kept: np.ndarray, values: np.ndarray) -> sp.csr_matrix:
+    """The kept entries of a CSR matrix (sorted indices) with the given per-entry values."""
+    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))[kept]
+    out = sp.csr_matrix((values[kept], (rows, matrix.indices[kept])), shape=matrix.shape)
+    out.sort_indices()
+    return out
 
 
 def sample_candidates(
@@ -103,11 +114,13 @@ def time_split(
     value: str = "log1p",
     *,
     test_days: float | None = None,
+    index: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[Split, int]:
     """Train on lines before T; test each known customer on known SKUs first bought after T.
 
     "Known" means at least one interaction before T. A SKU is new to a customer if no line
-    before T bought it (a purchase later cancelled still counts as bought).
+    before T bought it (a purchase later cancelled still counts as bought). `index` (customer
+    ids, SKU ids) fixes rows and columns, as a validation split shares its test split's.
     """
     if cutoff is None:
         cutoff = default_cutoff(purchases, test_days)
@@ -115,15 +128,19 @@ def time_split(
     after = purchases.select(purchases.ordered_at >= cutoff)
     if len(before) == 0 or len(after) == 0:
         raise ValueError("the cut-off leaves no purchases on one side: choose another date")
-    full = before.to_interactions(value=value)
-    users = full.user_ids[np.diff(full.matrix.indptr) > 0]
-    items = full.item_ids[np.diff(full.matrix.tocsc().indptr) > 0]
+    if index is None:
+        full = before.to_interactions(value=value)
+        users = full.user_ids[np.diff(full.matrix.indptr) > 0]
+        items = full.item_ids[np.diff(full.matrix.tocsc().indptr) > 0]
+    else:
+        users, items = index
     train = before.to_interactions(value=value, user_ids=users, item_ids=items)
     bought = before.select(before.qty > 0).to_interactions("binary", users, items).matrix
     test = after.to_interactions("binary", users, items).matrix
     new = sp.csr_matrix(test - test.multiply(bought))
     new.eliminate_zeros()
-    tested = np.flatnonzero(np.diff(new.indptr) > 0)
+    known = np.diff(train.matrix.indptr) > 0
+    tested = np.flatnonzero((np.diff(new.indptr) > 0) & known)
     held = [np.sort(new.indices[new.indptr[u] : new.indptr[u + 1]]).astype(np.int64)
             for u in tested]
     return Split(train, tested.astype(np.int64), held), int(cutoff)

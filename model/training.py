@@ -77,13 +77,16 @@ def batch_predictions(
     truth = [torch.from_numpy(values[neg]).to(device)]
     if len(pos):
         pos_u, pos_i = index(inv_u[pos]), index(inv_i[pos])
-        share = torch.from_numpy(values[pos]).to(device)[:, None]
+        value = torch.from_numpy(values[pos]).to(device)
+        # Never empty a row or a column (see model.softmax): those keep the target in.
+        out = ((bags_u.counts[pos_u] > 1) & (bags_i.counts[pos_i] > 1)).float()
+        share = (value * out)[:, None]
         hu_pos = hu[pos_u] - share * F.embedding(index(items[pos]), ut.first.weight)
         hi_pos = hi[pos_i] - share * F.embedding(index(users[pos]), it.first.weight)
-        p_pos = ut.mlp(ut.scale(hu_pos, bags_u.counts[pos_u] - 1.0))
-        q_pos = it.mlp(it.scale(hi_pos, bags_i.counts[pos_i] - 1.0))
+        p_pos = ut.mlp(ut.scale(hu_pos, bags_u.counts[pos_u] - out))
+        q_pos = it.mlp(it.scale(hi_pos, bags_i.counts[pos_i] - out))
         preds.append(cosine(p_pos, q_pos))
-        truth.append(share[:, 0])
+        truth.append(value)
     return torch.cat(preds), torch.cat(truth)
 
 

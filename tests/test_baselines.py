@@ -71,7 +71,9 @@ def test_every_baseline_beats_chance_and_personal_ones_beat_pop(shop_loo):
         shop_loo, "loo", ["pop", "itemknn", "ease", "als", "bpr"], progress=False)}
     assert set(rows) == {"ItemPop", "ItemKNN", "EASE", "ALS", "BPR"}
     for r in rows.values():
-        assert set(r) == {"model", "HR@10", "NDCG@10", "fit_seconds"}
+        # A prebuilt split brings no validation split: defaults, no tuning figures.
+        assert set(r) == {"model", "HR@10", "NDCG@10", "fit_seconds", "unseen_held_out",
+                          "unseen_negatives"}
         assert r["HR@10"] > 0.15  # chance is 10/100
     for name in ("ItemKNN", "EASE", "ALS"):
         assert rows[name]["HR@10"] > rows["ItemPop"]["HR@10"]
@@ -103,7 +105,7 @@ def test_run_evaluation_rows_with_a_dummy_model():
                           factories={"dummy": factory})
     assert len(rows) == 1 and rows[0]["model"] == "Dummy"
     assert set(rows[0]) == {"model", "Recall@10", "NDCG@10", "HR@10", "Recall@20", "NDCG@20",
-                            "HR@20", "fit_seconds"}
+                            "HR@20", "fit_seconds", "unseen_held_out"}
     assert rows[0]["HR@20"] >= rows[0]["HR@10"]
     # The model was fitted on the train split (held-out entries removed), as float32 CSR.
     assert sp.issparse(made[0].fitted_on) and made[0].fitted_on.dtype == np.float32

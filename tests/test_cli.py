@@ -48,7 +48,7 @@ def test_evaluate_prints_a_table_and_writes_json_rows(tmp_path, capsys):
     rows = json.loads(out.read_text())
     assert [r["model"] for r in rows] == ["ItemPop", "ItemKNN", "EASE"]
     for r in rows:
-        assert set(r) == {"model", "Recall@10", "NDCG@10", "HR@10", "fit_seconds"}
+        assert {"model", "Recall@10", "NDCG@10", "HR@10", "fit_seconds"} <= set(r)
         assert 0.0 <= r["HR@10"] <= 1.0
     # A real model beats popularity on a shop with taste groups.
     assert rows[1]["NDCG@10"] > rows[0]["NDCG@10"]

@@ -4,6 +4,7 @@ import argparse
 import csv
 import json
 
+import numpy as np
 import pytest
 
 from cli import evaluate
@@ -38,7 +39,29 @@ def test_loo_table_and_json(orders_csv, tmp_path, capsys):
     assert "ItemPop" in table and "HR@10" in table and "fit_seconds" in table
     rows = json.loads(out.read_text())
     assert [r["model"] for r in rows] == ["ItemPop", "ItemKNN"]
-    assert all(set(r) == {"model", "HR@10", "NDCG@10", "fit_seconds"} for r in rows)
+    base = {"model", "HR@10", "NDCG@10", "fit_seconds", "unseen_held_out", "unseen_negatives"}
+    assert base <= set(rows[0]) and "params" not in rows[0]  # ItemPop: nothing to tune
+    assert base | {"params", "val_NDCG@10"} <= set(rows[1])  # tuned on validation
+
+
+def test_ncf_data_by_its_common_prefix(tmp_path, capsys):
+    """`--data DIR/NAME` for DIR/NAME.train.rating, .test.rating and .test.negative."""
+    rng = np.random.default_rng(0)
+    n_users, n_items = 60, 150
+    train = [(u, int(i), 1, 0) for u in range(n_users)
+             for i in rng.choice(n_items, size=8, replace=False)]
+    (tmp_path / "Toy.train.rating").write_text("".join(f"{u}\t{i}\t{r}\t{t}\n"
+                                                       for u, i, r, t in train))
+    bought = {u: {i for v, i, _, _ in train if v == u} for u in range(n_users)}
+    tests = [(u, next(i for i in range(n_items) if i not in bought[u])) for u in range(n_users)]
+    (tmp_path / "Toy.test.rating").write_text("".join(f"{u}\t{i}\t1\t0\n" for u, i in tests))
+    neg = [[j for j in range(n_items) if j not in bought[u] and j != i][:99] for u, i in tests]
+    (tmp_path / "Toy.test.negative").write_text("".join(
+        f"({u},{i})\t" + "\t".join(map(str, n)) + "\n" for (u, i), n in zip(tests, neg,
+                                                                             strict=True)))
+    assert _run(["--data", str(tmp_path / "Toy"), "--format", "ncf", "--protocol", "loo",
+                 "--models", "pop"]) == 0
+    assert "ItemPop" in capsys.readouterr().out
 
 
 def test_time_protocol_with_cutoff_and_two_ks(orders_csv, tmp_path, capsys):

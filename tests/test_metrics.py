@@ -72,16 +72,38 @@ def test_constant_scorer_gets_chance_level_in_evaluate():
 
 def test_full_ranking_excludes_training_items():
     # 4 items; item 0 and 1 in train score highest but are excluded: test item 2 is first.
-    train = Interactions(np.array([[1.0, 1.0, 0, 0]]), np.arange(1), np.arange(4))
+    train = Interactions(np.array([[1.0, 1.0, 0, 0], [0, 0, 1.0, 1.0]]), np.arange(2),
+                         np.arange(4))
 
     class Scorer:
         name = "S"
 
         def score(self, users):
-            return np.array([[9.0, 8.0, 5.0, 1.0]], dtype=np.float32)
+            return np.array([[9.0, 8.0, 5.0, 1.0]] * len(users), dtype=np.float32)
 
     split = Split(train, np.array([0]), [np.array([2])])
     assert evaluate(Scorer(), split, 1, metrics=("HR",)) == {"HR@1": 1.0}
+
+
+def test_skus_nobody_bought_in_training_rank_last_for_every_model():
+    # Item 3 has no training buyer: its top score counts for nothing, the test item 2 is first;
+    # held out itself, it ranks below every seen candidate.
+    train = Interactions(np.array([[1.0, 0, 0, 0], [0, 1.0, 1.0, 0]]), np.arange(2),
+                         np.arange(4))
+
+    class Scorer:
+        name = "S"
+
+        def score(self, users):
+            return np.array([[0.0, 5.0, 8.0, 9.0]] * len(users), dtype=np.float32)
+
+    cand = np.array([[2, 3, 1]])
+    assert evaluate(Scorer(), Split(train, np.array([0]), [np.array([2])]), 1,
+                    metrics=("HR",)) == {"HR@1": 1.0}
+    held = Split(train, np.array([0]), [np.array([3])], np.array([[3, 2, 1]]))
+    assert evaluate(Scorer(), held, 2, metrics=("HR",)) == {"HR@2": 0.0}
+    assert evaluate(Scorer(), Split(train, np.array([0]), [np.array([2])], cand), 1,
+                    metrics=("HR",)) == {"HR@1": 1.0}
 
 
 def test_ndcg_and_recall_by_hand():

@@ -26,6 +26,7 @@ import scipy.sparse as sp
 
 from model.artifact import new_version_id
 from model.interactions import Interactions
+from model.validation import stopping_split
 from storage.db import run_transaction
 from storage.ingestion import utcnow
 from storage.models import ModelVersion
@@ -132,7 +133,10 @@ def _retrain(rt: Runtime, progress: bool = False) -> dict:
             holdout = gate.make_holdout(earlier, _data(rt, s.gate_holdout_days, until=now))
     overrides = {"epochs": s.train_epochs, "members": s.train_members}
     model = DMF(**{k: v for k, v in overrides.items() if v})
-    model.fit(before.matrix, progress=progress)
+    # Stop early on a held-out slice of customers' latest purchases, then serve them all.
+    inner, stop_on = stopping_split(before)
+    model.fit(inner, progress=progress, validation=stop_on)
+    model.set_matrix(before.matrix)
     customers = [str(u) for u in before.user_ids.tolist()]
     skus = [str(x) for x in before.item_ids.tolist()]
     active = rt.active_model()

@@ -21,6 +21,12 @@ class EASE:
             raise ValueError(f"EASE needs a positive l2, not {l2}")
         self.l2 = l2
 
+    @staticmethod
+    def fit_bytes(shape: tuple[int, int]) -> int:
+        """Peak memory of a fit: the float64 Gram matrix inverted in place, then its float32
+        copy (12 bytes per SKU pair; 34k SKUs: 13.9 GB)."""
+        return 12 * shape[1] ** 2
+
     def fit(self, matrix: sp.csr_matrix) -> EASE:
         x = sp.csr_matrix((sp.csr_matrix(matrix) > 0).astype(np.float64))
         gram = (x.T @ x).toarray()

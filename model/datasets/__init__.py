@@ -33,7 +33,8 @@ def load(path: str | Path | None, fmt: str, seed: int = 0) -> Purchases | NCFDat
     if path is None:
         raise ValueError(f"--data is required for format {fmt!r}")
     path = Path(path)
-    if not path.exists():
+    # NCF files may be named by their common prefix (data/AMusic for data/AMusic.train.rating).
+    if not path.exists() and not (fmt == "ncf" and Path(f"{path}.train.rating").is_file()):
         raise FileNotFoundError(f"{path} does not exist")
     data = LOADERS[fmt](path)
     size = len(data.train) if isinstance(data, NCFData) else len(data)
