@@ -1,4 +1,8 @@
-"""DMF configuration sweep: each configuration fitted and scored on the benchmark splits.
+"""DMF configuration sweep on the benchmark sets' validation splits (never their test splits).
+
+Each configuration trains on a validation split's training part, stops early on it and is
+scored on it (`model.validation`); the figures are validation figures, fit for choosing
+defaults. The test split is scored once per configuration shown in the quality table.
 
     python -m benchmarks.sweep --configs benchmarks/sweeps/softmax.txt [--parallel 8]
         [--suites retail,ml-full,ml-loo,am-loo] [--data-root ../shared/data] [--jsonl OUT]
@@ -33,23 +37,27 @@ def one(name: str, overrides: dict, suites: list[str], data_root: Path) -> None:
 
     from model.datasets import load
     from model.evaluation import evaluate
-    from model.harness import build_split
+    from model.harness import build_splits
     from model.recommender import DMF
 
     torch.set_num_threads(2)
     for suite in suites:
         rel, fmt, protocol = SUITES[suite]
-        split = build_split(load(data_root / rel, fmt), protocol, value="log1p")
+        # Validation only: the split carved from the training part; the test split is never
+        # scored here (selection on it would make its figures no result).
+        _, split = build_splits(load(data_root / rel, fmt), protocol, value="log1p")
         started = time.perf_counter()
-        model = DMF(**overrides).fit(split.train.matrix, progress=False)
+        model = DMF(**overrides).fit(split.train.matrix, progress=False, validation=split)
         if model.device.type == "cuda":
             torch.cuda.synchronize()
         fit = time.perf_counter() - started
         warm = [h["seconds"] for h in model.history[1:]] or [fit]
+        epochs = [int(h["epoch"]) for h in model.history]
         metrics = ("HR", "NDCG") if protocol == "loo" else ("Recall", "NDCG", "HR")
         scores = evaluate(model, split, 10, metrics=metrics)
         print(json.dumps({"name": name, "suite": suite, "device": str(model.device),
                           "fit_s": round(fit, 1), "s_epoch": round(sum(warm) / len(warm), 3),
+                          "epochs_run": len(epochs), "split": "validation",
                           **{k: round(v, 4) for k, v in scores.items()}}), flush=True)
 
 

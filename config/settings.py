@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     train_visibility_timeout_s: int = 12 * 3600  # broker redelivers unacked tasks after this
     train_epochs: int = 0  # nightly retrain epochs (0: the model's default)
     train_members: int = 0  # networks in the nightly model's ensemble (0: the model's default)
+    train_warm_start: bool = True  # nightly retrain starts from the active model's weights
     fine_tune_epochs: int = 3  # epochs of each fine-tuning run on the active model
     fine_tune_after_events: int = 500  # fine-tune once this many events were applied (0: off)
     fine_tune_after_minutes: int = 240  # ...or this long after the last run, if any came (0: off)

@@ -220,12 +220,13 @@ def _evaluate_model(name, factory, split, val, parts, ks, metrics, seed, tune, d
             scored.append((evaluate(model, val, 10, metrics=metrics, seed=seed)[SELECT_BY],
                            params))
         val_figure, picked = max(scored, key=lambda t: t[0])
-    seeds = range(seed, seed + (dmf_seeds if name == "dmf" else 1))
+    is_dmf = name.startswith("dmf")  # "dmf" and its variants (benchmarks.quality --dmf)
+    seeds = range(seed, seed + (dmf_seeds if is_dmf else 1))
     runs, model = [], None
     for s in seeds:
         model = _make(factory, s, picked)
         started = time.perf_counter()
-        if name == "dmf":
+        if is_dmf:
             inner = val.train.matrix if val is not None else train
             model.fit(sp.csr_matrix(inner, dtype=np.float32), progress=progress, validation=val)
             if val is not None:
@@ -251,7 +252,7 @@ def _evaluate_model(name, factory, split, val, parts, ks, metrics, seed, tune, d
         row["seeds"] = runs
     if picked:
         row["params"] = picked
-    if name == "dmf" and getattr(model, "history", None):
+    if is_dmf and getattr(model, "history", None):
         row["epochs"] = [int(h["epoch"]) for h in _best_epochs(model.history)]
     return row
 

@@ -150,6 +150,8 @@ def resolve_device(name: str) -> torch.device:
 
 
 EpochCallback = Callable[[int, "DMF"], dict[str, float] | None]
+# (a trained model, each customer's row in it or -1, each SKU's row in it or -1)
+WarmStart = tuple["DMF", np.ndarray, np.ndarray]
 
 
 @dataclass
@@ -187,21 +189,43 @@ class DMF:
         progress: bool = True,
         epoch_callback: EpochCallback | None = None,
         validation: Split | None = None,
+        warm_start: WarmStart | None = None,
     ) -> DMF:
-        """Train from scratch on a customers x SKUs matrix (values as chosen by the caller).
+        """Train on a customers x SKUs matrix (values as chosen by the caller).
 
-        With `validation`, each member stops early on it (`train_epochs`)."""
+        With `validation`, each member stops early on it (`train_epochs`). With `warm_start`
+        (a trained model and where each of this matrix's customers and SKUs sat in it), the
+        networks start from its weights instead of from scratch (`start_from`)."""
         matrix = _as_csr(matrix)
         if matrix.nnz == 0:
             raise ValueError("cannot train on an empty interaction matrix")
         cfg = self.config
         torch.manual_seed(cfg.seed)
         self.nets = [self._network(matrix.shape) for _ in range(cfg.members)]
+        if warm_start is not None:
+            self.start_from(*warm_start)
         self.set_matrix(matrix)
         self.history = []
         self.train_epochs(cfg.epochs, progress=progress, epoch_callback=epoch_callback,
                           validation=validation)
         return self
+
+    @torch.no_grad()
+    def start_from(self, other: DMF, user_rows: np.ndarray, item_rows: np.ndarray) -> None:
+        """Copy `other`'s weights into these (same-shaped) networks: every layer above the
+        first, and the first layers' rows of the customers and SKUs it knew. `user_rows[u]` is
+        customer u's row in `other` (-1: new, keeps its fresh init), `item_rows` likewise.
+        Members pair up in order; members `other` lacks start fresh."""
+        user_rows, item_rows = np.asarray(user_rows), np.asarray(item_rows)
+        for net, old in zip(self.nets, other.nets, strict=False):
+            for tower, old_tower, rows in ((net.user_tower, old.user_tower, item_rows),
+                                           (net.item_tower, old.item_tower, user_rows)):
+                tower.mlp.load_state_dict(old_tower.mlp.state_dict())
+                known = np.flatnonzero(rows >= 0)
+                src = torch.from_numpy(rows[known]).to(old_tower.first.weight.device)
+                tower.first.weight[torch.from_numpy(known).to(tower.first.weight.device)] = (
+                    old_tower.first.weight[src].to(tower.first.weight.device))
+        self._cache = _Cache()
 
     def train_epochs(
         self,

@@ -2,6 +2,7 @@
 
 import numpy as np
 import scipy.sparse as sp
+import torch
 
 from model.holdout import customer_batches, split_rows
 from model.recommender import DMF
@@ -41,3 +42,25 @@ def test_holdout_training_learns_the_planted_taste_groups():
         items, _ = model.recommend(u, 5)
         same += np.mean((items < 20) == (u < 30))
     assert same / x.shape[0] > 0.9
+
+
+def test_a_warm_start_keeps_the_known_rows_and_gives_newcomers_fresh_ones():
+    x = two_groups()
+    cfg = dict(user_layers=(32, 16), item_layers=(32, 16), device="cpu", members=2,
+               loss="holdout", lr=1e-2, batch_customers=16, shared_negatives=64, epochs=3)
+    old = DMF(**cfg).fit(x, progress=False)
+    # The new matrix: customers in reverse order plus 2 newcomers, SKUs as they were plus 1.
+    users = np.concatenate([np.arange(x.shape[0])[::-1], [-1, -1]])
+    items = np.concatenate([np.arange(x.shape[1]), [-1]])
+    grown = sp.vstack([x[users[:-2]], sp.csr_matrix((2, x.shape[1]))])
+    grown = sp.hstack([grown, sp.csr_matrix((grown.shape[0], 1))]).tocsr()
+    new = DMF(**{**cfg, "epochs": 0, "seed": 7}).fit(grown, progress=False,
+                                                      warm_start=(old, users, items))
+    for a, b in zip(new.nets, old.nets, strict=True):
+        wi, oi = a.item_tower.first.weight, b.item_tower.first.weight
+        assert torch.equal(wi[: x.shape[0]], oi.flip(0))  # every known customer's row
+        assert not torch.equal(wi[-1], oi[0])
+        assert torch.equal(a.user_tower.first.weight[:-1], b.user_tower.first.weight)
+        assert torch.equal(a.user_tower.mlp[0].weight, b.user_tower.mlp[0].weight)
+    # Same weights, same rows: the known customers' lists are the old model's.
+    assert np.array_equal(new.recommend(0, 5)[0], old.recommend(x.shape[0] - 1, 5)[0])

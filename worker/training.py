@@ -133,13 +133,18 @@ def _retrain(rt: Runtime, progress: bool = False) -> dict:
             holdout = gate.make_holdout(earlier, _data(rt, s.gate_holdout_days, until=now))
     overrides = {"epochs": s.train_epochs, "members": s.train_members}
     model = DMF(**{k: v for k, v in overrides.items() if v})
-    # Stop early on a held-out slice of customers' latest purchases, then serve them all.
-    inner, stop_on = stopping_split(before)
-    model.fit(inner, progress=progress, validation=stop_on)
-    model.set_matrix(before.matrix)
     customers = [str(u) for u in before.user_ids.tolist()]
     skus = [str(x) for x in before.item_ids.tolist()]
     active = rt.active_model()
+    # Warm start: the active model's weights for the customers and SKUs it knows (newcomers
+    # start fresh); stop early on a held-out slice of latest purchases, then serve them all.
+    warm = None if active is None or not s.train_warm_start else (
+        active.model, _rows_in(customers, active.customer_index),
+        _rows_in(skus, active.sku_index))
+    inner, stop_on = stopping_split(before)
+    model.fit(inner, progress=progress, validation=stop_on, warm_start=warm)
+    model.set_matrix(before.matrix)
+    model.metadata["warm_start_from"] = active.version if warm else None
     metric = f"Recall@{s.top_n}"
     verdict = gate.judge(
         gate.recall_at_k(model, skus, holdout, s.top_n),
@@ -152,6 +157,11 @@ def _retrain(rt: Runtime, progress: bool = False) -> dict:
     customers, skus = _adopt(model, full, customers, skus)
     return _save_register_publish(rt, model, customers, skus, "retrain",
                                   verdict=verdict)
+
+
+def _rows_in(keys: list[str], index: dict[str, int]) -> np.ndarray:
+    """Each key's row in a model's index, -1 where the model does not know it."""
+    return np.array([index.get(k, -1) for k in keys], dtype=np.int64)
 
 
 def _adopt(model, data: Interactions, customers: list[str], skus: list[str]

@@ -48,6 +48,19 @@ def test_the_nightly_model_has_the_configured_members(shop):
     assert model.config.epochs == 2  # DMFREC_TRAIN_EPOCHS: each member's
 
 
+def test_the_nightly_retrain_warm_starts_from_the_active_model(shop):
+    first = training.nightly_retrain(shop)["version"]
+    old = shop.active_model()
+    second = training.nightly_retrain(shop)["version"]
+    new = shop.active_model()
+    assert new.version == second != first
+    assert new.model.metadata["warm_start_from"] == first
+    assert old.model.metadata["warm_start_from"] is None  # nothing to start from
+    shop.settings = shop.settings.model_copy(update={"train_warm_start": False})
+    training.nightly_retrain(shop)
+    assert shop.active_model().model.metadata["warm_start_from"] is None
+
+
 def test_redis_that_lost_its_data_gets_the_active_version_back(shop, r):
     version = training.nightly_retrain(shop)["version"]
     assert versions.version_to_restore(shop) is None  # Redis has it: nothing to do
