@@ -39,7 +39,15 @@ PROMETHEUS_DIR = Path(os.environ.setdefault(
 
 
 def on_starting(server) -> None:
-    """Start from an empty metrics folder: files of a previous run would be summed in."""
+    """Refuse unsafe settings in the master, before any worker boots (gunicorn prints
+    "Error: <message>" and exits 1); then start from an empty metrics folder: files of a
+    previous run would be summed in."""
+    from config.settings import UnsafeSettingsError, service_settings
+
+    try:
+        service_settings()
+    except UnsafeSettingsError as exc:
+        raise RuntimeError(f"refusing to start:\n{exc}") from None
     PROMETHEUS_DIR.mkdir(parents=True, exist_ok=True)
     for stale in PROMETHEUS_DIR.glob("*.db"):
         stale.unlink()

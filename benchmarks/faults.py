@@ -75,7 +75,8 @@ from webhook import signing
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO.parent / "shared" / "data" / "online-retail"
-SECRET = "whsec_" + "ZmF1bHQtaW5qZWN0aW9uLXNlY3JldA=="
+SECRET = "whsec_" + "ZmF1bHQtaW5qZWN0aW9uLXNlY3JldC0wMTIzNDU2Nzg5"
+GUEST_SALT = "faults-guest-salt-0123456789abcdef"
 PATH = "/v1/webhooks/magento/orders"
 TS = "%Y-%m-%d %H:%M:%S"
 GRACE_S = 2.0  # a 5xx answered this long after a dependency's return still counts as inside
@@ -308,7 +309,8 @@ class Stack:
         env = {
             **os.environ, "PYTHONPATH": str(REPO), "DMFREC_DATABASE_URL": database_url,
             "DMFREC_REDIS_URL": redis_url, "DMFREC_BROKER_URL": redis_url,
-            "DMFREC_WEBHOOK_SECRETS": SECRET, "DMFREC_TOKEN_SECRET": "faults-token",
+            "DMFREC_WEBHOOK_SECRETS": SECRET, "DMFREC_GUEST_SALT": GUEST_SALT,
+            "DMFREC_TOKEN_SECRET": "faults-token-0123456789abcdef",
             "DMFREC_MODEL_DIR": str(model_dir), "DMFREC_POPULAR_REFRESH_S": "5",
             # Short sweep periods so a lost task is handed over within seconds, not minutes.
             "DMFREC_PENDING_AFTER_S": "5", "DMFREC_PENDING_SWEEP_S": "2",
@@ -317,7 +319,8 @@ class Stack:
             "PROMETHEUS_MULTIPROC_DIR": str(tmp / "prom"), "WEB_CONCURRENCY": "2",
         }
         self.settings = Settings(database_url=database_url, redis_url=redis_url,
-                                 broker_url=redis_url, model_dir=model_dir)
+                                 broker_url=redis_url, model_dir=model_dir,
+                                 guest_salt=GUEST_SALT)
         celery = [sys.executable, "-m", "celery", "-A", "worker.celery_app"]
         self.web = Proc("gunicorn", [sys.executable, "-m", "gunicorn", "-c",
                                      str(REPO / "gunicorn.conf.py"), "--bind",

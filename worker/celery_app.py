@@ -11,10 +11,10 @@ Run: ``celery -A worker.celery_app worker -Q ingest`` (and ``-Q train`` on the G
 
 from __future__ import annotations
 
-from celery import Celery
+from celery import Celery, signals
 from kombu import Exchange, Queue
 
-from config.settings import Settings, get_settings
+from config.settings import Settings, UnsafeSettingsError, get_settings, service_settings
 
 INGEST_QUEUE = "ingest"
 TRAIN_QUEUE = "train"
@@ -73,6 +73,17 @@ def make_celery(settings: Settings, main: str = "dmfrec", *, current: bool = Fal
         worker_hijack_root_logger=False,
     )
     return celery
+
+
+@signals.celeryd_init.connect
+@signals.beat_init.connect
+def refuse_unsafe_settings(**_kwargs) -> None:
+    """A worker or beat never starts with weak secrets, the default guest salt or the demo page
+    (celery logs and swallows a handler's exceptions, so exit)."""
+    try:
+        service_settings()
+    except UnsafeSettingsError as exc:
+        raise SystemExit(f"refusing to start:\n{exc}") from None
 
 
 app = make_celery(get_settings(), current=True)
