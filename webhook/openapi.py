@@ -12,6 +12,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 
 from storage.snapshot import SnapshotEvent
+from webhook.query import CustomerListQuery, DemoQuery, ListQuery, openapi_parameters
 
 bp = Blueprint("openapi", __name__)
 
@@ -26,22 +27,8 @@ def _error(description: str) -> dict:
     return {"description": description, **_json("Error")}
 
 
-def _params(*names: str) -> list[dict]:
-    common = {
-        "limit": {"name": "limit", "in": "query", "required": False,
-                  "description": "how many SKUs (1 to DMFREC_PUBLISH_N; default DMFREC_TOP_N)",
-                  "schema": {"type": "integer", "minimum": 1}},
-        "exclude": {"name": "exclude", "in": "query", "required": False,
-                    "description": "comma-separated SKUs to leave out (e.g. the cart)",
-                    "schema": {"type": "string"}, "example": "SKU-1,SKU-2"},
-        "token": {"name": "token", "in": "query", "required": False,
-                  "description": "storefront token, when an Authorization header is impractical",
-                  "schema": {"type": "string"}},
-        "customer_id": {"name": "customer_id", "in": "path", "required": True,
-                        "schema": {"type": "string"}},
-        "sku": {"name": "sku", "in": "path", "required": True, "schema": {"type": "string"}},
-    }
-    return [common[n] for n in names]
+def _path(name: str) -> dict:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
 
 
 SIGNATURE_HEADERS = [
@@ -134,7 +121,7 @@ def document() -> dict[str, Any]:
             "/v1/customers/{customer_id}/recommendations": {"get": {
                 "summary": "A customer's recommended SKUs (popular ones for an unknown customer)",
                 "security": [{"storefrontToken": []}],
-                "parameters": _params("customer_id", "limit", "exclude", "token"),
+                "parameters": [_path("customer_id"), *openapi_parameters(CustomerListQuery)],
                 "responses": {
                     "200": {"description": "the list", **_json("CustomerList")},
                     "400": _error("bad limit or exclude"),
@@ -144,13 +131,13 @@ def document() -> dict[str, Any]:
                 }}},
             "/v1/items/{sku}/similar": {"get": {
                 "summary": "SKUs similar to one SKU (popular ones when the SKU is unknown)",
-                "parameters": _params("sku", "limit", "exclude"),
+                "parameters": [_path("sku"), *openapi_parameters(ListQuery)],
                 "responses": {"200": {"description": "the list", **_json("SimilarList")},
                               "400": _error("bad limit or exclude"),
                               "503": _error("Redis unavailable")}}},
             "/v1/popular": {"get": {
                 "summary": "Popular SKUs",
-                "parameters": _params("limit", "exclude"),
+                "parameters": openapi_parameters(ListQuery),
                 "responses": {"200": {"description": "the list", **_json("PopularList")},
                               "400": _error("bad limit or exclude"),
                               "503": _error("Redis unavailable")}}},
@@ -165,8 +152,7 @@ def document() -> dict[str, Any]:
                                    "responses": {"200": {"description": "JavaScript"}}}},
             "/demo": {"get": {
                 "summary": "demo storefront page (only with DMFREC_DEMO_PAGE)",
-                "parameters": [{"name": "customer", "in": "query",
-                                "schema": {"type": "string", "pattern": "^[0-9]+$"}}],
+                "parameters": openapi_parameters(DemoQuery),
                 "responses": {"200": {"description": "HTML"},
                               "400": {"description": "customer is not numeric"},
                               "404": {"description": "demo mode is off"}}}},
