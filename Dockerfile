@@ -23,4 +23,5 @@ RUN useradd --create-home --uid 10001 dmfrec && mkdir -p /app/var/models \
     && chown -R dmfrec /app/var
 USER dmfrec
 EXPOSE 8000
-CMD ["gunicorn"]
+# Inside the container, on the internal network only (docker-compose publishes the proxy).
+CMD ["gunicorn", "--bind", "0.0.0.0:8000"]
