@@ -19,7 +19,7 @@ RUN pip install .
 COPY alembic.ini gunicorn.conf.py ./
 COPY migrations ./migrations
 
-RUN useradd --create-home --uid 10001 dmfrec && mkdir -p /app/var/models \
+RUN useradd --create-home --uid 10001 dmfrec && mkdir -p /app/var/models /app/var/spool \
     && chown -R dmfrec /app/var
 USER dmfrec
 EXPOSE 8000

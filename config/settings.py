@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     webhook_tolerance_s: int = 300  # accepted clock skew of webhook-timestamp, both ways
     token_max_ttl_s: int = 3600  # storefront tokens expiring later than this are refused
     adobe_public_key: str = ""  # PEM; verifies x-adobe-commerce-webhook-signature
+    # Adobe events received while the database was down AND Redis too (worker.spool).
+    spool_dir: Path = DEFAULT_VAR / "spool"
     publish_n: int = 100  # SKUs stored per list, so read-time filtering leaves enough
     exclude_purchased: bool = True  # leave out what the customer already bought
     version_ttl_s: int = 7 * 86400  # how long a replaced model version's lists stay readable

@@ -22,6 +22,7 @@ TRAIN_QUEUE = "train"
 TASK_ROUTES = {
     "worker.tasks.ingest_event": {"queue": INGEST_QUEUE},
     "worker.tasks.enqueue_pending": {"queue": INGEST_QUEUE},
+    "worker.tasks.drain_spool": {"queue": INGEST_QUEUE},
     "worker.tasks.refresh_popular": {"queue": INGEST_QUEUE},
     "worker.tasks.refresh_hidden_skus": {"queue": INGEST_QUEUE},
     "worker.tasks.maybe_fine_tune": {"queue": INGEST_QUEUE},

@@ -97,6 +97,18 @@ def enqueue_pending(self: Task) -> int:
         return live.enqueue_pending(runtime(), app)
 
 
+@app.task(name="worker.tasks.drain_spool", bind=True, **RETRY)
+def drain_spool(self: Task) -> int:
+    """Periodic: record the Adobe events the web service spooled while the database was down."""
+    from worker import spool
+
+    logs.reset(task_id=self.request.id)
+    rt = runtime()
+    with outages_retried():
+        return spool.drain_redis(rt.engine, rt.redis, app,
+                                 resend_after_s=rt.settings.resend_after_s)
+
+
 @app.task(name="worker.tasks.refresh_popular", bind=True, **RETRY)
 def refresh_popular(self: Task) -> bool:
     """Periodic: recompute the popular list (cancels and refunds move it too)."""
