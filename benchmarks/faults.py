@@ -7,7 +7,7 @@ a flushed Redis, and its own gunicorn (``webhook:create_app()``), Celery worker 
 and Celery beat (the pending sweep). The shared services of the machine are never touched.
 
 The orders are the first Online Retail invoices (``../shared/data/online-retail``, read by
-storage.magento_fixture into Magento-shaped orders; a synthetic history when absent), shifted
+benchmarks.magento_fixture into Magento-shaped orders; a synthetic history when absent), shifted
 so the newest is a day old. The first `--history` orders are ingested directly and a model is
 trained (worker.training.nightly_retrain) and published: the active version. The next
 `--orders` orders are replayed as signed webhooks at a steady `--rate` (deliveries/s): one
@@ -96,7 +96,7 @@ def load_orders(n: int, data_dir: Path | None = DATA) -> list[list[dict]]:
     """The first `n` orders as snapshot versions (oldest first): the order as placed and, when
     credit memos refund part of it, the refunded order (later ``updated_at``)."""
     if data_dir is not None and data_dir.is_dir():
-        from storage.magento_fixture import build_rows, csv_files, read_csv
+        from benchmarks.magento_fixture import build_rows, csv_files, read_csv
 
         tables, _ = build_rows(read_csv(csv_files(data_dir), max_rows=60 * n + 1000))
         orders = sorted(tables["sales_order"], key=lambda o: o["entity_id"])[:n]
@@ -119,7 +119,7 @@ def load_orders(n: int, data_dir: Path | None = DATA) -> list[list[dict]]:
 
 
 def _synthetic(n: int) -> tuple[list[dict], dict[int, list[dict]]]:
-    """A stand-in history (same shapes as storage.magento_fixture) when the CSVs are absent."""
+    """A stand-in history (same shapes as benchmarks.magento_fixture) when the CSVs are absent."""
     rng = random.Random(5)
     start = datetime(2011, 1, 3, 9)
     orders, items = [], {}

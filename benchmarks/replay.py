@@ -56,9 +56,9 @@ from benchmarks.live import (
     wait_healthy,
 )
 from benchmarks.machine import free_port, start_redis
+from benchmarks.magento_fixture import build_magento_db, csv_files, read_csv
 from config.settings import Settings
 from storage.db import make_engine
-from storage.magento_fixture import build_magento_db, csv_files, read_csv
 from storage.magento_import import read_orders
 from storage.models import Event, Interaction
 from webhook import signing

@@ -23,7 +23,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     """
     from flask_cors import CORS
 
-    from webhook import health, logs, openapi, services, storefront, webhooks, widget
+    from config import logs
+    from webhook import health, openapi, services, storefront, webhooks, widget
 
     settings = service_settings(settings)
     app = Flask(__name__)
@@ -54,7 +55,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 
 def _start_request() -> None:
-    from webhook import logs
+    from config import logs
 
     g.started = time.perf_counter()
     g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex

@@ -16,9 +16,10 @@ import logging
 from flask import Blueprint, Response, abort, jsonify, request
 from sqlalchemy.exc import OperationalError
 
+from config import logs
 from storage.ingestion import receive
 from storage.snapshot import SnapshotError, SnapshotEvent, parse_event
-from webhook import adobe, logs, services, signing
+from webhook import adobe, services, signing
 from webhook.metrics import ENQUEUE_FAILURES, WEBHOOK_EVENTS
 from worker import events, spool
 

@@ -14,8 +14,8 @@ import redis.exceptions
 import sqlalchemy.exc
 from celery import Task
 
+from config import logs
 from storage.db import is_outage
-from webhook import logs
 from worker import live, triggers
 from worker.celery_app import app
 from worker.runtime import runtime
