@@ -72,8 +72,11 @@ def _record(source: str, raw: bytes | SnapshotEvent) -> tuple[SnapshotEvent, boo
                           settings.resend_after_s):
         ENQUEUE_FAILURES.inc()
     if spool.has_files(settings.spool_dir):  # the database is back: record what waited here
-        spool.drain_folder(settings.spool_dir, services.engine(), services.celery(),
-                           services.redis(), resend_after_s=settings.resend_after_s)
+        try:
+            spool.drain_folder(settings.spool_dir, services.engine(), services.celery(),
+                               services.redis(), resend_after_s=settings.resend_after_s)
+        except Exception:  # opportunistic: this request's event is recorded whatever happens
+            log.exception("could not drain the spool folder")
     return event, True
 
 
