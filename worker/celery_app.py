@@ -13,8 +13,15 @@ from __future__ import annotations
 
 from celery import Celery, signals
 from kombu import Exchange, Queue
+from pydantic import ValidationError
 
-from config.settings import Settings, UnsafeSettingsError, get_settings, service_settings
+from config.settings import (
+    Settings,
+    UnsafeSettingsError,
+    describe,
+    get_settings,
+    service_settings,
+)
 
 INGEST_QUEUE = "ingest"
 TRAIN_QUEUE = "train"
@@ -87,5 +94,8 @@ def refuse_unsafe_settings(**_kwargs) -> None:
         raise SystemExit(f"refusing to start:\n{exc}") from None
 
 
-app = make_celery(get_settings(), current=True)
+try:
+    app = make_celery(get_settings(), current=True)
+except ValidationError as exc:  # one line per refused variable instead of a traceback
+    raise SystemExit(f"refusing to start:\n{describe(exc)}") from None
 app.conf.imports = ("worker.tasks",)
