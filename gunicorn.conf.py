@@ -13,7 +13,9 @@ import os
 from pathlib import Path
 
 wsgi_app = "webhook:create_app()"
-bind = os.environ.get("DMFREC_BIND", "0.0.0.0:8000")
+# Loopback by default: clients reach gunicorn through nginx (deploy/nginx.conf.template), which
+# buffers slow ones; docker-compose binds the container's internal-network address instead.
+bind = os.environ.get("DMFREC_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # Storefront reads wait on Redis, webhooks on the database: threads overlap those waits.
 worker_class = "gthread"
@@ -23,6 +25,7 @@ graceful_timeout = 20
 keepalive = 5
 # Proxies in front may send large headers; bodies are limited by the app (413).
 limit_request_field_size = 8190
+# Only the proxy may set X-Forwarded-For/-Proto (compose: the proxy's fixed address).
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 accesslog = "-"
@@ -39,7 +42,15 @@ PROMETHEUS_DIR = Path(os.environ.setdefault(
 
 
 def on_starting(server) -> None:
-    """Start from an empty metrics folder: files of a previous run would be summed in."""
+    """Refuse unsafe settings in the master, before any worker boots (gunicorn prints
+    "Error: <message>" and exits 1); then start from an empty metrics folder: files of a
+    previous run would be summed in."""
+    from config.settings import UnsafeSettingsError, service_settings
+
+    try:
+        service_settings()
+    except UnsafeSettingsError as exc:
+        raise RuntimeError(f"refusing to start:\n{exc}") from None
     PROMETHEUS_DIR.mkdir(parents=True, exist_ok=True)
     for stale in PROMETHEUS_DIR.glob("*.db"):
         stale.unlink()

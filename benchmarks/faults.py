@@ -7,7 +7,7 @@ a flushed Redis, and its own gunicorn (``webhook:create_app()``), Celery worker 
 and Celery beat (the pending sweep). The shared services of the machine are never touched.
 
 The orders are the first Online Retail invoices (``../shared/data/online-retail``, read by
-storage.magento_fixture into Magento-shaped orders; a synthetic history when absent), shifted
+benchmarks.magento_fixture into Magento-shaped orders; a synthetic history when absent), shifted
 so the newest is a day old. The first `--history` orders are ingested directly and a model is
 trained (worker.training.nightly_retrain) and published: the active version. The next
 `--orders` orders are replayed as signed webhooks at a steady `--rate` (deliveries/s): one
@@ -75,7 +75,8 @@ from webhook import signing
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO.parent / "shared" / "data" / "online-retail"
-SECRET = "whsec_" + "ZmF1bHQtaW5qZWN0aW9uLXNlY3JldA=="
+SECRET = "whsec_" + "ZmF1bHQtaW5qZWN0aW9uLXNlY3JldC0wMTIzNDU2Nzg5"
+GUEST_SALT = "faults-guest-salt-0123456789abcdef"
 PATH = "/v1/webhooks/magento/orders"
 TS = "%Y-%m-%d %H:%M:%S"
 GRACE_S = 2.0  # a 5xx answered this long after a dependency's return still counts as inside
@@ -95,7 +96,7 @@ def load_orders(n: int, data_dir: Path | None = DATA) -> list[list[dict]]:
     """The first `n` orders as snapshot versions (oldest first): the order as placed and, when
     credit memos refund part of it, the refunded order (later ``updated_at``)."""
     if data_dir is not None and data_dir.is_dir():
-        from storage.magento_fixture import build_rows, csv_files, read_csv
+        from benchmarks.magento_fixture import build_rows, csv_files, read_csv
 
         tables, _ = build_rows(read_csv(csv_files(data_dir), max_rows=60 * n + 1000))
         orders = sorted(tables["sales_order"], key=lambda o: o["entity_id"])[:n]
@@ -118,7 +119,7 @@ def load_orders(n: int, data_dir: Path | None = DATA) -> list[list[dict]]:
 
 
 def _synthetic(n: int) -> tuple[list[dict], dict[int, list[dict]]]:
-    """A stand-in history (same shapes as storage.magento_fixture) when the CSVs are absent."""
+    """A stand-in history (same shapes as benchmarks.magento_fixture) when the CSVs are absent."""
     rng = random.Random(5)
     start = datetime(2011, 1, 3, 9)
     orders, items = [], {}
@@ -308,7 +309,8 @@ class Stack:
         env = {
             **os.environ, "PYTHONPATH": str(REPO), "DMFREC_DATABASE_URL": database_url,
             "DMFREC_REDIS_URL": redis_url, "DMFREC_BROKER_URL": redis_url,
-            "DMFREC_WEBHOOK_SECRETS": SECRET, "DMFREC_TOKEN_SECRET": "faults-token",
+            "DMFREC_WEBHOOK_SECRETS": SECRET, "DMFREC_GUEST_SALT": GUEST_SALT,
+            "DMFREC_TOKEN_SECRET": "faults-token-0123456789abcdef",
             "DMFREC_MODEL_DIR": str(model_dir), "DMFREC_POPULAR_REFRESH_S": "5",
             # Short sweep periods so a lost task is handed over within seconds, not minutes.
             "DMFREC_PENDING_AFTER_S": "5", "DMFREC_PENDING_SWEEP_S": "2",
@@ -317,7 +319,8 @@ class Stack:
             "PROMETHEUS_MULTIPROC_DIR": str(tmp / "prom"), "WEB_CONCURRENCY": "2",
         }
         self.settings = Settings(database_url=database_url, redis_url=redis_url,
-                                 broker_url=redis_url, model_dir=model_dir)
+                                 broker_url=redis_url, model_dir=model_dir,
+                                 guest_salt=GUEST_SALT)
         celery = [sys.executable, "-m", "celery", "-A", "worker.celery_app"]
         self.web = Proc("gunicorn", [sys.executable, "-m", "gunicorn", "-c",
                                      str(REPO / "gunicorn.conf.py"), "--bind",

@@ -1,6 +1,6 @@
 """Ingestion throughput on the whole Online Retail history, on MariaDB and on SQLite.
 
-1. builds a Magento-shaped database on MariaDB from the CSVs (storage.magento_fixture);
+1. builds a Magento-shaped database on MariaDB from the CSVs (benchmarks.magento_fixture);
 2. per backend, into a fresh migrated database: `import_magento` (chunks of 500 orders per
    transaction) -> lines/s;
 3. per backend, into another fresh database: the same orders as one webhook event each
@@ -27,10 +27,10 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, func, select
 from sqlalchemy.engine import make_url
 
+from benchmarks.magento_fixture import build_magento_db, csv_files, read_csv
 from storage import schema
 from storage.db import make_engine
 from storage.ingestion import Policy, ingest
-from storage.magento_fixture import build_magento_db, csv_files, read_csv
 from storage.magento_import import import_magento, read_orders
 from storage.models import Interaction
 

@@ -64,8 +64,9 @@ REPO = Path(__file__).resolve().parent.parent
 LUA = REPO / "benchmarks" / "wrk" / "cycle.lua"
 WEBHOOK_PATH = "/v1/webhooks/magento/orders"
 BARE_PREFIX = "/bare"
-WEBHOOK_SECRET = "bench-live-webhook-secret"
-TOKEN_SECRET = "bench-live-token-secret"
+WEBHOOK_SECRET = "bench-live-webhook-secret-0123456789"
+TOKEN_SECRET = "bench-live-token-secret-0123456789"
+GUEST_SALT = "bench-live-guest-salt-0123456789"
 WEBHOOK_CAP_PER_S = 4000  # pre-signed events per second of load: more than either app takes
 
 
@@ -440,7 +441,7 @@ def main() -> None:
         db_url = stack.enter_context(fresh_database(args.mysql_url))
         settings = Settings(database_url=db_url, redis_url=redis_url, broker_url=redis_url,
                             model_dir=tmp / "models", webhook_secrets=WEBHOOK_SECRET,
-                            token_secret=TOKEN_SECRET)
+                            token_secret=TOKEN_SECRET, guest_salt=GUEST_SALT)
         rt = Runtime.from_settings(settings)
         stack.callback(rt.engine.dispose)
 
@@ -456,6 +457,7 @@ def main() -> None:
         env = {**os.environ, "PYTHONPATH": str(REPO), "DMFREC_DATABASE_URL": db_url,
                "DMFREC_REDIS_URL": redis_url, "DMFREC_BROKER_URL": redis_url,
                "DMFREC_WEBHOOK_SECRETS": WEBHOOK_SECRET, "DMFREC_TOKEN_SECRET": TOKEN_SECRET,
+               "DMFREC_GUEST_SALT": GUEST_SALT,
                "DMFREC_MODEL_DIR": str(tmp / "models"), "DMFREC_FINE_TUNE_AFTER_EVENTS": "0",
                "DMFREC_FINE_TUNE_AFTER_MINUTES": "0", "WEB_CONCURRENCY": str(args.workers),
                "BENCH_LIST_VERSION": version}

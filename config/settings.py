@@ -9,14 +9,19 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from config.secrets import MIN_SECRET_BYTES, webhook_key
+
 DEFAULT_VAR = Path("var")
+DEFAULT_GUEST_SALT = "dmfrec"  # public: a service refuses to hash guests' emails with it
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="DMFREC_", extra="ignore")
+    # hide_input_in_errors: a refused secret must not be echoed into logs.
+    model_config = SettingsConfigDict(env_prefix="DMFREC_", extra="ignore",
+                                      hide_input_in_errors=True)
 
     database_url: str = Field(default=f"sqlite:///{DEFAULT_VAR / 'dmfrec.db'}")
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -29,7 +34,7 @@ class Settings(BaseSettings):
     # Ingestion policy (see shared docs: Magento order states).
     uncounted_states: str = "pending_payment,payment_review,holded"
     guest_policy: str = "hash"  # "hash" (salted email hash) or "skip"
-    guest_salt: str = "dmfrec"
+    guest_salt: str = DEFAULT_GUEST_SALT  # services refuse the default (service_settings)
     sku_level: str = "simple"  # "simple" or "parent"
     import_chunk_size: int = 500  # orders per transaction in `dmfrec import magento`
 
@@ -39,12 +44,15 @@ class Settings(BaseSettings):
     top_n: int = 20
 
     # Web service and live loop (webhook/, worker/).
-    demo_page: bool = False  # serve /demo (a live demo storefront); `dmfrec demo` turns it on
+    demo: bool = False  # set only by `dmfrec demo` (SQLite, embedded Redis); never in production
+    demo_page: bool = False  # serve /demo (a live demo storefront); needs DMFREC_DEMO
     cors_origins: str = ""  # comma-separated storefront origins, e.g. https://shop.example
     max_body_bytes: int = 1_000_000  # larger webhook bodies are answered 413
     webhook_tolerance_s: int = 300  # accepted clock skew of webhook-timestamp, both ways
     token_max_ttl_s: int = 3600  # storefront tokens expiring later than this are refused
     adobe_public_key: str = ""  # PEM; verifies x-adobe-commerce-webhook-signature
+    # Adobe events received while the database was down AND Redis too (worker.spool).
+    spool_dir: Path = DEFAULT_VAR / "spool"
     publish_n: int = 100  # SKUs stored per list, so read-time filtering leaves enough
     exclude_purchased: bool = True  # leave out what the customer already bought
     version_ttl_s: int = 7 * 86400  # how long a replaced model version's lists stay readable
@@ -64,17 +72,94 @@ class Settings(BaseSettings):
     gate_holdout_days: int = 7  # nightly candidates are judged on the last days' purchases
     gate_tolerance: float = 0.05  # promoted unless Recall@top_n < active x (1 - tolerance)
 
+    @field_validator("webhook_secrets")
+    @classmethod
+    def _strong_webhook_secrets(cls, value: str) -> str:
+        for n, secret in enumerate(_split(value), 1):
+            try:
+                size = len(webhook_key(secret))
+            except ValueError as exc:
+                raise ValueError(f"DMFREC_WEBHOOK_SECRETS: secret {n}: {exc}") from None
+            if size < MIN_SECRET_BYTES:
+                raise ValueError(f"DMFREC_WEBHOOK_SECRETS: secret {n} decodes to {size} bytes; "
+                                 f"at least {MIN_SECRET_BYTES} random bytes are required")
+        return value
+
+    @field_validator("token_secret")
+    @classmethod
+    def _strong_token_secret(cls, value: str) -> str:
+        if value and len(value.encode()) < MIN_SECRET_BYTES:
+            raise ValueError(f"DMFREC_TOKEN_SECRET: {len(value.encode())} bytes; at least "
+                             f"{MIN_SECRET_BYTES} are required (or leave it empty to turn "
+                             "storefront tokens off)")
+        return value
+
+    @model_validator(mode="after")
+    def _demo_only_in_the_demo(self) -> Settings:
+        # The demo page places unsigned orders and mints tokens for any customer.
+        if self.demo_page and not self.demo:
+            raise ValueError("DMFREC_DEMO_PAGE opens unsigned order writes and tokens for any "
+                             "customer: only `dmfrec demo` may turn it on (with DMFREC_DEMO)")
+        if self.demo and not self.database_url.startswith("sqlite"):
+            raise ValueError("DMFREC_DEMO is set only by `dmfrec demo`, which runs on SQLite; "
+                             "unset it for a real database")
+        return self
+
+    def service_problems(self) -> list[str]:
+        """What a long-running service (web app, worker, beat) must not start with, beyond
+        what the validators refuse everywhere."""
+        problems = []
+        if self.guest_policy == "hash" and self.guest_salt in ("", DEFAULT_GUEST_SALT):
+            problems.append("DMFREC_GUEST_SALT: the default (or an empty) salt makes guest "
+                            "keys a public function of the email; set a random secret salt "
+                            "(or DMFREC_GUEST_POLICY=skip)")
+        return problems
+
     @property
     def webhook_secret_list(self) -> list[str]:
-        return [s.strip() for s in self.webhook_secrets.split(",") if s.strip()]
+        return _split(self.webhook_secrets)
 
     @property
     def cors_origin_list(self) -> list[str]:
-        return [s.strip() for s in self.cors_origins.split(",") if s.strip()]
+        return _split(self.cors_origins)
 
     @property
     def uncounted_state_set(self) -> frozenset[str]:
-        return frozenset(s.strip() for s in self.uncounted_states.split(",") if s.strip())
+        return frozenset(_split(self.uncounted_states))
+
+
+def _split(value: str) -> list[str]:
+    return [s.strip() for s in value.split(",") if s.strip()]
+
+
+class UnsafeSettingsError(RuntimeError):
+    """Settings a service refuses to start with; the message names every variable at fault."""
+
+
+def describe(exc: ValidationError) -> str:
+    """One line per refused setting, each naming its environment variable (never its value)."""
+    lines = []
+    for error in exc.errors():
+        message = error["msg"].removeprefix("Value error, ")
+        if error["loc"] and not message.startswith("DMFREC_"):
+            message = f"DMFREC_{'_'.join(map(str, error['loc'])).upper()}: {message}"
+        lines.append(message)
+    return "\n".join(lines)
+
+
+def service_settings(settings: Settings | None = None) -> Settings:
+    """`settings` (default: the environment's) if a service may start with them; otherwise
+    raise UnsafeSettingsError naming each weak or unsafe variable."""
+    try:
+        if settings is None:
+            settings = get_settings()
+        else:  # validated again: model_copy(update=...) skips the validators
+            type(settings).model_validate(settings.model_dump())
+    except ValidationError as exc:
+        raise UnsafeSettingsError(describe(exc)) from None
+    if problems := settings.service_problems():
+        raise UnsafeSettingsError("\n".join(problems))
+    return settings
 
 
 @lru_cache

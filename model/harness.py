@@ -112,8 +112,8 @@ SEARCH: dict[str, list[dict]] = {
             for f in (64, 128) for lr in (0.01, 0.05) for r in (0.01, 0.001)],
     "dmf": [{}],
 }
-SELECT_BY = "NDCG@10"
-MEMORY_SHARE = 0.75  # a fit may take at most this share of the available memory  # the validation figure that picks a configuration and stops DMF
+SELECT_BY = "NDCG@10"  # the validation figure that picks a configuration and stops DMF
+MEMORY_SHARE = 0.75  # a fit may take at most this share of the available memory
 
 
 def run_evaluation(

@@ -2,8 +2,8 @@
 
 Modules: `db` (engines, sessions, retried transactions), `models` (tables), `snapshot` (the
 event schema the webhook validates), `ingestion` (the newest-snapshot rule), `magento_import`
-(`dmfrec import magento`), `magento_fixture` (a Magento-shaped database from Online Retail),
-`training_data` (`load_interactions`), `schema` (Alembic from code), `upsert` (dialect upserts).
+(`dmfrec import magento`), `training_data` (`load_interactions`), `schema` (Alembic from
+code), `upsert` (dialect upserts).
 
 Settings (environment, prefix DMFREC_; see config/settings.py):
 
@@ -12,6 +12,7 @@ Settings (environment, prefix DMFREC_; see config/settings.py):
 - UNCOUNTED_STATES (pending_payment,payment_review,holded): order states that do not count yet.
 - GUEST_POLICY (hash): guests count under a salted hash of their email, or `skip`.
 - GUEST_SALT (dmfrec): HMAC key of that hash; changing it re-keys guests (re-ingest needed).
+  Services refuse to start with the default: set a random secret salt.
 - SKU_LEVEL (simple): count leaf lines (a configurable's simple child) or `parent` lines.
 - WINDOW_DAYS (92): training window of `load_interactions` (0: all history).
 - IMPORT_CHUNK_SIZE (500): orders per transaction in `dmfrec import magento`.

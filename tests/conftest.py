@@ -13,6 +13,8 @@ import redis as redis_lib
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_REDIS_URL = os.environ.get("DMFREC_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# Services refuse the default guest salt (config.settings.service_settings).
+TEST_GUEST_SALT = "guest-salt-for-tests-only-0123456789"
 
 
 def shared_data_dir() -> Path | None:
@@ -55,9 +57,11 @@ def stop(*procs: subprocess.Popen, timeout: float = 30) -> None:
 
 
 def make_settings(tmp_path: Path, **overrides):
-    """Settings on a fresh SQLite file in `tmp_path` and the test Redis (lists and broker)."""
+    """Settings on a fresh SQLite file in `tmp_path` and the test Redis (lists and broker),
+    with a non-default guest salt (as a service requires)."""
     from config.settings import Settings
 
+    overrides.setdefault("guest_salt", TEST_GUEST_SALT)
     return Settings(database_url=f"sqlite:///{tmp_path / 'dmfrec.db'}", redis_url=TEST_REDIS_URL,
                     broker_url=TEST_REDIS_URL, model_dir=tmp_path / "models", **overrides)
 

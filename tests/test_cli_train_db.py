@@ -42,3 +42,19 @@ def test_train_from_the_database_window(tmp_path, capsys):
     assert "trained DMF on 7 customers x 11 SKUs" in capsys.readouterr().out
     meta = json.loads((out / "meta.json").read_text())
     assert sorted(meta["customer_ids"]) == [str(c) for c in range(1, 8)]
+
+
+def test_a_database_password_is_never_printed(capsys):
+    """--db-url's password is masked in every message (the server here refuses at once)."""
+    from cli.data_args import masked
+
+    url = "mysql+pymysql://shop:s3cr3t-P4ss@127.0.0.1:1/magento"
+    assert main(["train", "--db-url", url, "--out", "unused", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot read interactions from mysql+pymysql://shop:***@127.0.0.1:1/magento" in err
+    assert "s3cr3t-P4ss" not in err
+    assert main(["import", "magento", "--db-url", "mysql+pymysql://shop:s3cr3t-P4ss@[bad",
+                 "--target-url", "sqlite://"]) == 2
+    assert "s3cr3t-P4ss" not in capsys.readouterr().err
+    assert masked("not a url://u:pw@host") == "not a url://u:***@host"
+    assert masked("mysql://u:p%40ss@h/db") == "mysql://u:***@h/db"

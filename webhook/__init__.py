@@ -12,16 +12,21 @@ import uuid
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from config.settings import Settings, get_settings
+from config.settings import Settings, service_settings
 
 
 def create_app(settings: Settings | None = None) -> Flask:
-    """Build the app from `settings` (default: the ``DMFREC_*`` environment)."""
+    """Build the app from `settings` (default: the ``DMFREC_*`` environment).
+
+    Raises config.settings.UnsafeSettingsError (naming the variables) on weak secrets, the
+    default guest salt or the demo page outside the demo: the app never starts with them.
+    """
     from flask_cors import CORS
 
-    from webhook import catalog, health, logs, openapi, services, storefront, webhooks, widget
+    from config import logs
+    from webhook import catalog, health, openapi, services, storefront, webhooks, widget
 
-    settings = settings or get_settings()
+    settings = service_settings(settings)
     app = Flask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes)
     app.json.sort_keys = False
@@ -51,7 +56,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 
 def _start_request() -> None:
-    from webhook import logs
+    from config import logs
 
     g.started = time.perf_counter()
     g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex

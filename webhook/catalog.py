@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from flask import Blueprint, Response, abort, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from sqlalchemy.exc import OperationalError
 
+from config import logs
 from storage.catalog import SkuState, apply_catalog, parse_catalog
 from storage.snapshot import SnapshotError
-from webhook import logs, services, signing, webhooks
+from webhook import services, signing, webhooks
 from webhook.metrics import WEBHOOK_EVENTS
 from worker import publish
 
@@ -69,17 +70,16 @@ def publish_states(r: publish.redis_lib.Redis, states: Sequence[SkuState]) -> No
     pipe.execute()
 
 
-def website_excluded(r: publish.redis_lib.Redis, skus: Iterable[str]) -> list[str]:
-    """With `?website=<id>`: the SKUs among `skus` known not to be on that website."""
-    raw = request.args.get("website")
-    if raw is None:
+def website_excluded(r: publish.redis_lib.Redis, skus: Iterable[str],
+                     website_id: int | None) -> list[str]:
+    """With `?website=<id>` (validated by webhook.query): the SKUs among `skus` known not to
+    be on that website."""
+    if website_id is None:
         return []
-    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_WEBSITE_ID:
-        abort(400, f"website must be a website id from 0 to {MAX_WEBSITE_ID}")
     skus = list(skus)
     if not skus:
         return []
-    website = str(int(raw))
+    website = str(website_id)
     excluded = []
     for sku, ids in zip(skus, r.hmget(SKU_WEBSITES, skus), strict=True):
         if isinstance(ids, bytes):

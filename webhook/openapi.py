@@ -13,6 +13,7 @@ from flask import Blueprint, Response, jsonify
 
 from storage.catalog import CatalogEvent
 from storage.snapshot import SnapshotEvent
+from webhook.query import CustomerListQuery, DemoQuery, ListQuery, openapi_parameters
 
 bp = Blueprint("openapi", __name__)
 
@@ -27,26 +28,8 @@ def _error(description: str) -> dict:
     return {"description": description, **_json("Error")}
 
 
-def _params(*names: str) -> list[dict]:
-    common = {
-        "limit": {"name": "limit", "in": "query", "required": False,
-                  "description": "how many SKUs (1 to DMFREC_PUBLISH_N; default DMFREC_TOP_N)",
-                  "schema": {"type": "integer", "minimum": 1}},
-        "exclude": {"name": "exclude", "in": "query", "required": False,
-                    "description": "comma-separated SKUs to leave out (e.g. the cart)",
-                    "schema": {"type": "string"}, "example": "SKU-1,SKU-2"},
-        "token": {"name": "token", "in": "query", "required": False,
-                  "description": "storefront token, when an Authorization header is impractical",
-                  "schema": {"type": "string"}},
-        "customer_id": {"name": "customer_id", "in": "path", "required": True,
-                        "schema": {"type": "string"}},
-        "sku": {"name": "sku", "in": "path", "required": True, "schema": {"type": "string"}},
-        "website": {"name": "website", "in": "query", "required": False,
-                    "description": "only SKUs on this Magento website (when their websites "
-                    "are known from the catalogue sync)",
-                    "schema": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}},
-    }
-    return [common[n] for n in names]
+def _path(name: str) -> dict:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
 
 
 SIGNATURE_HEADERS = [
@@ -160,7 +143,7 @@ def document() -> dict[str, Any]:
             "/v1/customers/{customer_id}/recommendations": {"get": {
                 "summary": "A customer's recommended SKUs (popular ones for an unknown customer)",
                 "security": [{"storefrontToken": []}],
-                "parameters": _params("customer_id", "limit", "exclude", "token", "website"),
+                "parameters": [_path("customer_id"), *openapi_parameters(CustomerListQuery)],
                 "responses": {
                     "200": {"description": "the list", **_json("CustomerList")},
                     "400": _error("bad limit, exclude or website"),
@@ -170,13 +153,13 @@ def document() -> dict[str, Any]:
                 }}},
             "/v1/items/{sku}/similar": {"get": {
                 "summary": "SKUs similar to one SKU (popular ones when the SKU is unknown)",
-                "parameters": _params("sku", "limit", "exclude", "website"),
+                "parameters": [_path("sku"), *openapi_parameters(ListQuery)],
                 "responses": {"200": {"description": "the list", **_json("SimilarList")},
                               "400": _error("bad limit, exclude or website"),
                               "503": _error("Redis unavailable")}}},
             "/v1/popular": {"get": {
                 "summary": "Popular SKUs",
-                "parameters": _params("limit", "exclude", "website"),
+                "parameters": openapi_parameters(ListQuery),
                 "responses": {"200": {"description": "the list", **_json("PopularList")},
                               "400": _error("bad limit, exclude or website"),
                               "503": _error("Redis unavailable")}}},
@@ -191,8 +174,7 @@ def document() -> dict[str, Any]:
                                    "responses": {"200": {"description": "JavaScript"}}}},
             "/demo": {"get": {
                 "summary": "demo storefront page (only with DMFREC_DEMO_PAGE)",
-                "parameters": [{"name": "customer", "in": "query",
-                                "schema": {"type": "string", "pattern": "^[0-9]+$"}}],
+                "parameters": openapi_parameters(DemoQuery),
                 "responses": {"200": {"description": "HTML"},
                               "400": {"description": "customer is not numeric"},
                               "404": {"description": "demo mode is off"}}}},

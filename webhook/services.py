@@ -33,10 +33,12 @@ def init_app(app: Flask, settings: Settings) -> None:
     }
 
 
-def _connect_timeout(url: str, seconds: int = 3) -> dict:
-    """A short connect timeout for MySQL/MariaDB (a webhook must not hang on a dead server)."""
+def _connect_timeout(url: str, seconds: int = 2) -> dict:
+    """Short timeouts for MySQL/MariaDB: a webhook must not hang on a dead or stuck server
+    (the Adobe route then spools the event and still answers within Adobe's timeout)."""
     if url.startswith(("mysql", "mariadb")):
-        return {"connect_args": {"connect_timeout": seconds}}
+        return {"connect_args": {"connect_timeout": seconds, "read_timeout": 5,
+                                 "write_timeout": 5}}
     return {}
 
 

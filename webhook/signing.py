@@ -24,22 +24,16 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping
 
-SECRET_PREFIX = "whsec_"
+from config.secrets import WEBHOOK_SECRET_PREFIX as SECRET_PREFIX
+from config.secrets import webhook_key as secret_key
+
+__all__ = ["SECRET_PREFIX", "SignatureError", "secret_key", "sign", "signed_headers", "verify"]
+
 DEFAULT_TOLERANCE_S = 300
 
 
 class SignatureError(Exception):
     """The request is not signed by any configured secret (or is too old or too new)."""
-
-
-def secret_key(secret: str) -> bytes:
-    """The HMAC key of a configured secret: ``whsec_<base64>`` decoded, otherwise UTF-8 bytes."""
-    if secret.startswith(SECRET_PREFIX):
-        try:
-            return base64.b64decode(secret[len(SECRET_PREFIX) :], validate=True)
-        except binascii.Error as exc:
-            raise ValueError("a whsec_ secret must be base64 after the prefix") from exc
-    return secret.encode()
 
 
 def sign(secret: str, msg_id: str, timestamp: int | str, body: bytes) -> str:

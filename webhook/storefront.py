@@ -13,28 +13,17 @@ from flask import Blueprint, Response, abort, jsonify, request
 
 from webhook import catalog, services, tokens
 from webhook.metrics import STOREFRONT_LISTS
+from webhook.query import CustomerListQuery, ListQuery, Q, parse
 from worker import publish
 
 bp = Blueprint("storefront", __name__, url_prefix="/v1")
 
-MAX_EXCLUDE = 200
 
-
-def _limit() -> int:
+def _query(model: type[Q]) -> tuple[Q, int]:
+    """The route's validated query parameters (400 naming any bad one), and the list size."""
     settings = services.settings()
-    raw = request.args.get("limit")
-    if raw is None:
-        return min(settings.top_n, settings.publish_n)
-    if not raw.isdigit() or not 1 <= int(raw) <= settings.publish_n:
-        abort(400, f"limit must be an integer from 1 to {settings.publish_n}")
-    return int(raw)
-
-
-def _exclude() -> list[str]:
-    skus = [s.strip() for s in request.args.get("exclude", "").split(",") if s.strip()]
-    if len(skus) > MAX_EXCLUDE:
-        abort(400, f"exclude takes at most {MAX_EXCLUDE} SKUs")
-    return skus
+    query = parse(model, max_limit=settings.publish_n)
+    return query, query.limit or min(settings.top_n, settings.publish_n)
 
 
 def _authorize(customer_id: str) -> None:
@@ -43,6 +32,7 @@ def _authorize(customer_id: str) -> None:
     if not settings.token_secret:
         abort(503, "storefront tokens are not configured (DMFREC_TOKEN_SECRET)")
     header = request.headers.get("Authorization", "")
+    # Before the other parameters are validated: an anonymous caller learns nothing more.
     token = header[7:].strip() if header[:7].lower() == "bearer " else request.args.get("token")
     if not token:
         _unauthorized("a storefront token is required")
@@ -75,14 +65,15 @@ def _answer(body: dict, kind: str, cache: str) -> Response:
 @bp.get("/customers/<customer_id>/recommendations")
 def customer_recommendations(customer_id: str) -> Response:
     _authorize(customer_id)
-    limit, exclude = _limit(), _exclude()
+    query, limit = _query(CustomerListQuery)
+    exclude = list(query.exclude)
     r = services.redis()
     buyer = customer_id if services.settings().exclude_purchased else None
     version, pairs = publish.read_user_list(r, customer_id)
     fallback = pairs is None
     if fallback:
         pairs = publish.read_popular(r)
-    exclude += catalog.website_excluded(r, (s for s, _ in pairs))
+    exclude += catalog.website_excluded(r, (s for s, _ in pairs), query.website)
     items = publish.filter_pairs(r, pairs, limit=limit, exclude=exclude, customer_id=buyer)
     body = {"customer_id": customer_id, "version": None if fallback else version,
             "fallback": fallback, "items": _items(items)}
@@ -91,13 +82,14 @@ def customer_recommendations(customer_id: str) -> Response:
 
 @bp.get("/items/<sku>/similar")
 def similar_items(sku: str) -> Response:
-    limit, exclude = _limit(), [*_exclude(), sku]
+    query, limit = _query(ListQuery)
+    exclude = [*query.exclude, sku]
     r = services.redis()
     version, pairs = publish.read_similar(r, sku)
     fallback = pairs is None
     if fallback:
         pairs = publish.read_popular(r)
-    exclude += catalog.website_excluded(r, (s for s, _ in pairs))
+    exclude += catalog.website_excluded(r, (s for s, _ in pairs), query.website)
     items = publish.filter_pairs(r, pairs, limit=limit, exclude=exclude)
     body = {"sku": sku, "version": None if fallback else version, "fallback": fallback,
             "items": _items(items)}
@@ -106,10 +98,11 @@ def similar_items(sku: str) -> Response:
 
 @bp.get("/popular")
 def popular() -> Response:
-    limit, exclude = _limit(), _exclude()
+    query, limit = _query(ListQuery)
+    exclude = list(query.exclude)
     r = services.redis()
     pairs = publish.read_popular(r)
-    exclude += catalog.website_excluded(r, (s for s, _ in pairs))
+    exclude += catalog.website_excluded(r, (s for s, _ in pairs), query.website)
     items = publish.filter_pairs(r, pairs, limit=limit, exclude=exclude)
     return _answer({"fallback": False, "items": _items(items)}, "popular", "public, max-age=300")
 

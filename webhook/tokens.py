@@ -86,7 +86,7 @@ def verify(secret: str, token: str, *, max_ttl_s: int = 3600, now: float | None 
     if not hmac.compare_digest(_signature(secret, payload).encode(),
                                signature.lower().encode("utf-8", "replace")):
         raise TokenError("bad token signature")
-    if not expires_text.isdigit():
+    if not (expires_text.isascii() and expires_text.isdigit()):  # int() refuses "²"
         raise TokenError("malformed token expiry")
     expires = int(expires_text)
     current = time.time() if now is None else now

@@ -16,11 +16,12 @@ import logging
 from flask import Blueprint, Response, abort, jsonify, request
 from sqlalchemy.exc import OperationalError
 
+from config import logs
 from storage.ingestion import receive
 from storage.snapshot import SnapshotError, SnapshotEvent, parse_event
-from webhook import adobe, logs, services, signing
+from webhook import adobe, services, signing
 from webhook.metrics import ENQUEUE_FAILURES, WEBHOOK_EVENTS
-from worker import events
+from worker import events, spool
 
 bp = Blueprint("webhooks", __name__, url_prefix="/v1/webhooks")
 log = logging.getLogger("dmfrec.webhook")
@@ -66,10 +67,31 @@ def _record(source: str, raw: bytes | SnapshotEvent) -> tuple[SnapshotEvent, boo
         log.info("duplicate event; already recorded")
         return event, False
     log.info("event recorded")
+    settings = services.settings()
     if not events.enqueue(services.celery(), event.event_id, services.redis(),
-                          services.settings().resend_after_s):
+                          settings.resend_after_s):
         ENQUEUE_FAILURES.inc()
+    if spool.has_files(settings.spool_dir):  # the database is back: record what waited here
+        try:
+            spool.drain_folder(settings.spool_dir, services.engine(), services.celery(),
+                               services.redis(), resend_after_s=settings.resend_after_s)
+        except Exception:  # opportunistic: this request's event is recorded whatever happens
+            log.exception("could not drain the spool folder")
     return event, True
+
+
+def _keep_for_later(event: SnapshotEvent, exc: Exception) -> None:
+    """Database down: keep the Adobe event in the spool (Redis, else a local file)."""
+    try:
+        where = spool.keep(services.redis(), services.settings().spool_dir, event)
+    except OSError:
+        WEBHOOK_EVENTS.labels(ADOBE, "lost").inc()
+        log.critical("database, Redis and the spool folder all unavailable; event lost",
+                     extra={"event_id": event.event_id}, exc_info=True)
+        return
+    WEBHOOK_EVENTS.labels(ADOBE, "spooled").inc()
+    log.warning("database unavailable; event spooled", extra={
+        "event_id": event.event_id, "spool": where, "error": type(exc).__name__})
 
 
 @bp.post("/magento/orders")
@@ -99,7 +121,8 @@ def adobe_order_placed() -> tuple[Response, int]:
     Verified with the RSA public key shown in the Commerce admin
     (``x-adobe-commerce-webhook-signature``); the order is converted to our snapshot and
     recorded, the work happens in Celery. A payload we cannot use is logged and still answered
-    success: recommendations must never block a checkout.
+    success: recommendations must never block a checkout. With the database down the event is
+    spooled (worker.spool) and recorded once it is back.
     """
     settings = services.settings()
     body = _body_within_limit(ADOBE)
@@ -117,7 +140,10 @@ def adobe_order_placed() -> tuple[Response, int]:
         log.warning("unusable Adobe Commerce payload; answered success",
                     extra={"error": str(exc)[:500]})
         return jsonify(op="success"), 200
-    _record(ADOBE, event)
+    try:
+        _record(ADOBE, event)
+    except spool.DATABASE_DOWN as exc:
+        _keep_for_later(event, exc)
     return jsonify(op="success"), 200
 
 

@@ -1,9 +1,10 @@
 """The standalone storefront widget (``/widget.js``) and, in demo mode, a demo storefront page.
 
 The widget is for shops without the Magento module: one script and one ``<div data-dmfrec>``.
-The demo page (``DMFREC_DEMO_PAGE=1``, set by ``dmfrec demo``) shows one customer's list,
-refreshed every 2 s, and a form that places an order for that customer through the same
-recording path as the signed webhook, so the list is seen to change live.
+The demo page (``DMFREC_DEMO_PAGE=1`` with ``DMFREC_DEMO=1``, both set by ``dmfrec demo`` only)
+shows one customer's list, refreshed every 2 s, and a form that places an order for that
+customer through the same recording path as the signed webhook, so the list is seen to change
+live.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from flask import Blueprint, Response, abort, redirect, request, send_file, url_for
 
 from webhook import services, tokens
+from webhook.query import DemoQuery, parse
 
 bp = Blueprint("widget", __name__)
 SCRIPT = Path(__file__).parent / "static" / "dmfrec-widget.js"
@@ -27,7 +29,8 @@ def widget_js() -> Response:
 
 
 def _demo_only() -> None:
-    if not services.settings().demo_page:
+    settings = services.settings()
+    if not (settings.demo and settings.demo_page):  # both: the settings refuse one alone
         abort(404)
 
 
@@ -36,9 +39,7 @@ def demo_page() -> Response:
     """One customer's live list (``?customer=ID``, default 1) and a form to buy a SKU."""
     _demo_only()
     settings = services.settings()
-    customer = request.args.get("customer", "1")
-    if not customer.isdigit():
-        abort(400, "customer must be a numeric Magento customer id")
+    customer = parse(DemoQuery).customer
     token = tokens.mint(settings.token_secret, customer, ttl_s=settings.token_max_ttl_s)
     c = html.escape(customer)
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>dmfrec demo</title>
@@ -62,7 +63,7 @@ def demo_order() -> Response:
     from webhook.webhooks import MAGENTO, _record
 
     customer, sku = request.form.get("customer", ""), request.form.get("sku", "").strip()
-    if not customer.isdigit() or not sku:
+    if not (customer.isascii() and customer.isdigit()) or not sku:
         abort(400, "customer (numeric) and sku are required")
     stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
     entity = time.time_ns() // 1000 % 2_000_000_000

@@ -17,6 +17,11 @@ def schedule(settings: Settings) -> dict:
             "task": "worker.tasks.enqueue_pending",
             "schedule": timedelta(seconds=settings.pending_sweep_s),
         },
+        # Adobe events spooled in Redis while the database was down are recorded.
+        "drain-spool": {
+            "task": "worker.tasks.drain_spool",
+            "schedule": timedelta(seconds=settings.pending_sweep_s),
+        },
         **SCHEDULE,
     }
 

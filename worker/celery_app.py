@@ -11,10 +11,17 @@ Run: ``celery -A worker.celery_app worker -Q ingest`` (and ``-Q train`` on the G
 
 from __future__ import annotations
 
-from celery import Celery
+from celery import Celery, signals
 from kombu import Exchange, Queue
+from pydantic import ValidationError
 
-from config.settings import Settings, get_settings
+from config.settings import (
+    Settings,
+    UnsafeSettingsError,
+    describe,
+    get_settings,
+    service_settings,
+)
 
 INGEST_QUEUE = "ingest"
 TRAIN_QUEUE = "train"
@@ -22,6 +29,7 @@ TRAIN_QUEUE = "train"
 TASK_ROUTES = {
     "worker.tasks.ingest_event": {"queue": INGEST_QUEUE},
     "worker.tasks.enqueue_pending": {"queue": INGEST_QUEUE},
+    "worker.tasks.drain_spool": {"queue": INGEST_QUEUE},
     "worker.tasks.refresh_popular": {"queue": INGEST_QUEUE},
     "worker.tasks.refresh_hidden_skus": {"queue": INGEST_QUEUE},
     "worker.tasks.maybe_fine_tune": {"queue": INGEST_QUEUE},
@@ -75,5 +83,19 @@ def make_celery(settings: Settings, main: str = "dmfrec", *, current: bool = Fal
     return celery
 
 
-app = make_celery(get_settings(), current=True)
+@signals.celeryd_init.connect
+@signals.beat_init.connect
+def refuse_unsafe_settings(**_kwargs) -> None:
+    """A worker or beat never starts with weak secrets, the default guest salt or the demo page
+    (celery logs and swallows a handler's exceptions, so exit)."""
+    try:
+        service_settings()
+    except UnsafeSettingsError as exc:
+        raise SystemExit(f"refusing to start:\n{exc}") from None
+
+
+try:
+    app = make_celery(get_settings(), current=True)
+except ValidationError as exc:  # one line per refused variable instead of a traceback
+    raise SystemExit(f"refusing to start:\n{describe(exc)}") from None
 app.conf.imports = ("worker.tasks",)

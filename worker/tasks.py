@@ -14,8 +14,8 @@ import redis.exceptions
 import sqlalchemy.exc
 from celery import Task
 
+from config import logs
 from storage.db import is_outage
-from webhook import logs
 from worker import live, triggers
 from worker.celery_app import app
 from worker.runtime import runtime
@@ -95,6 +95,18 @@ def enqueue_pending(self: Task) -> int:
     logs.reset(task_id=self.request.id)
     with outages_retried():
         return live.enqueue_pending(runtime(), app)
+
+
+@app.task(name="worker.tasks.drain_spool", bind=True, **RETRY)
+def drain_spool(self: Task) -> int:
+    """Periodic: record the Adobe events the web service spooled while the database was down."""
+    from worker import spool
+
+    logs.reset(task_id=self.request.id)
+    rt = runtime()
+    with outages_retried():
+        return spool.drain_redis(rt.engine, rt.redis, app,
+                                 resend_after_s=rt.settings.resend_after_s)
 
 
 @app.task(name="worker.tasks.refresh_popular", bind=True, **RETRY)

@@ -28,7 +28,7 @@ from sqlalchemy.engine import make_url
 from config.settings import Settings
 from storage.ingestion import receive
 from storage.models import Event, Interaction
-from tests.conftest import free_port, stop
+from tests.conftest import TEST_GUEST_SALT, free_port, stop
 from webhook import signing, tokens
 from worker import publish
 from worker.celery_app import make_celery
@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parents[2]
 SERVER = os.environ.get("DMFREC_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
 REDIS_URL = os.environ.get("DMFREC_TEST_E2E_REDIS_URL", "redis://127.0.0.1:6379/14")
 SECRET = "whsec_" + "ZTJlLXNlY3JldC1mb3ItdGVzdHMtb25seQ=="
-TOKEN_SECRET = "e2e-token-secret"
+TOKEN_SECRET = "e2e-token-secret-0123456789abcdef"
 DEADLINE_S = 10.0  # the product aims at one second; CI machines are slower and shared
 GROUPS = [[f"TOY-{k}" for k in range(12)], [f"BOOK-{k}" for k in range(12)]]
 
@@ -97,6 +97,7 @@ def stack(database, r, tmp_path) -> Iterator[dict]:
         "DMFREC_DATABASE_URL": database, "DMFREC_REDIS_URL": REDIS_URL,
         "DMFREC_BROKER_URL": REDIS_URL, "DMFREC_WEBHOOK_SECRETS": SECRET,
         "DMFREC_TOKEN_SECRET": TOKEN_SECRET, "DMFREC_MODEL_DIR": str(tmp_path / "models"),
+        "DMFREC_GUEST_SALT": TEST_GUEST_SALT,
         "DMFREC_POPULAR_REFRESH_S": "0", "DMFREC_PENDING_AFTER_S": "0",
         "DMFREC_PENDING_SWEEP_S": "2", "DMFREC_TRAIN_EPOCHS": "200",
         # No automatic fine-tune: it would change the lists this test compares.
@@ -123,7 +124,7 @@ def stack(database, r, tmp_path) -> Iterator[dict]:
         _wait(lambda: _ok(base + "/healthz"), 60, "gunicorn", procs)
         yield {"base": base, "procs": procs, "engine": create_engine(database),
                "settings": Settings(database_url=database, redis_url=REDIS_URL,
-                                    broker_url=REDIS_URL)}
+                                    broker_url=REDIS_URL, guest_salt=TEST_GUEST_SALT)}
     finally:
         stop(*(p["proc"] for p in procs.values()))
 

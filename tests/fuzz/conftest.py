@@ -35,7 +35,7 @@ from sqlalchemy import Connection, Engine, create_engine
 from config.settings import Settings
 from storage.db import make_engine
 from storage.models import Base
-from tests.conftest import free_port, stop
+from tests.conftest import TEST_GUEST_SALT, free_port, stop
 from webhook import create_app, services
 
 REPO = Path(__file__).resolve().parents[2]
@@ -98,7 +98,8 @@ def fuzz_settings(request, mariadb, tmp_path_factory) -> Settings:
         database_url=url, redis_url=REDIS_URL, broker_url=REDIS_URL,
         model_dir=tmp_path_factory.mktemp("models"), webhook_secrets=SECRET,
         token_secret=TOKEN_SECRET, max_body_bytes=MAX_BODY, webhook_tolerance_s=TOLERANCE_S,
-        adobe_public_key=ADOBE_PUBLIC_PEM, publish_n=50, top_n=5, popular_refresh_s=0)
+        adobe_public_key=ADOBE_PUBLIC_PEM, publish_n=50, top_n=5, popular_refresh_s=0,
+        guest_salt=TEST_GUEST_SALT)
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +141,7 @@ def live(fuzz_settings, fuzz_redis, tmp_path_factory) -> Iterator[Live]:
         "DMFREC_WEBHOOK_SECRETS": SECRET, "DMFREC_TOKEN_SECRET": TOKEN_SECRET,
         "DMFREC_MAX_BODY_BYTES": str(MAX_BODY), "DMFREC_WEBHOOK_TOLERANCE_S": str(TOLERANCE_S),
         "DMFREC_ADOBE_PUBLIC_KEY": ADOBE_PUBLIC_PEM, "DMFREC_PUBLISH_N": "50",
-        "DMFREC_TOP_N": "5", "DMFREC_POPULAR_REFRESH_S": "0",
+        "DMFREC_TOP_N": "5", "DMFREC_POPULAR_REFRESH_S": "0", "DMFREC_GUEST_SALT": TEST_GUEST_SALT,
     }
     log = tmp / "gunicorn.log"
     with open(log, "wb") as out:

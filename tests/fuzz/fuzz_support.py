@@ -28,7 +28,7 @@ from storage.models import Base
 REDIS_URL = os.environ.get("DMFREC_TEST_FUZZ_REDIS_URL", "redis://127.0.0.1:6379/11")
 MYSQL_SERVER = os.environ.get("DMFREC_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
 SECRET = "whsec_" + "ZnV6ei1zZWNyZXQtZm9yLXRlc3RzLW9ubHktMDEyMzQ1"
-TOKEN_SECRET = "fuzz-token-secret"
+TOKEN_SECRET = "fuzz-token-secret-0123456789abcdef"
 MAX_BODY = 20_000
 TOLERANCE_S = 300
 ADOBE_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)

@@ -9,6 +9,7 @@ HTTP path is covered by test_fuzz_api.py and test_fuzz_skus.py.
 from __future__ import annotations
 
 import base64
+import hmac
 import json
 import string
 import time
@@ -33,8 +34,8 @@ from webhook import adobe, signing, tokens
 
 MODULE = "webhook"
 DATABASE = "sqlite"  # a fresh file (see conftest.fuzz_settings); MariaDB: the other modules
-N_UNSIGNED, N_MALFORMED, N_ADOBE, N_TOKENS = 3_000, 1_500, 600, 2_500
-MIN_CASES = 7_500
+N_UNSIGNED, N_MALFORMED, N_ADOBE, N_TOKENS, N_QUERY = 3_000, 1_500, 600, 2_500, 1_000
+MIN_CASES = 8_500
 MAGENTO = "/v1/webhooks/magento/orders"
 ADOBE = "/v1/webhooks/adobe-commerce/order-placed"
 
@@ -315,6 +316,10 @@ def test_random_tokens_are_401(world, customer, token, via_header, limit):
     assert world.last == before  # reads never write
 
 
+def _signed(payload: str) -> str:
+    return f"{payload}.{hmac.new(TOKEN_SECRET.encode(), payload.encode(), 'sha256').hexdigest()}"
+
+
 def _token_cases() -> dict[str, tuple[str, str, int]]:
     """name -> (path customer, token, expected status)."""
     now = int(time.time())
@@ -330,6 +335,9 @@ def _token_cases() -> dict[str, tuple[str, str, int]]:
         "expiry extended": ("42", ".".join([prefix, customer, str(now + 3000), signature]), 401),
         "signature flipped": ("42", good[:-1] + ("0" if good[-1] != "0" else "1"), 401),
         "v2": ("42", "v2" + good[2:], 401),
+        # Genuinely signed, but the expiry in other scripts' digits (int() takes "١٧", not "²").
+        "superscript expiry": ("42", _signed(f"{prefix}.{customer}.{now + 60}²"), 401),
+        "arabic-indic expiry": ("42", _signed(f"{prefix}.{customer}.١٧٠٠٠٠٠٠٠٠"), 401),
         "missing": ("42", "", 401),
     }
 
@@ -347,6 +355,37 @@ def test_tokens(world, case, via_header):
     assert response.status_code == expected, response.get_json()
     if expected == 401:
         assert response.headers["WWW-Authenticate"] == 'Bearer realm="dmfrec"'
+
+
+# ------------------------------------------------------------------ storefront query parameters
+
+LIST_PATHS = ["/v1/popular", "/v1/items/SKU-A/similar", "/v1/customers/42/recommendations"]
+# Digits of every script, superscripts, fractions, roman numerals: str.isdigit takes some of
+# them, int() others; only ASCII digits are a limit.
+unicode_digits = st.text(st.characters(categories=("Nd", "No", "Nl")), min_size=1, max_size=4)
+limits = (st.none() | unicode_digits | st.integers(-3, 60).map(str) | st.text(max_size=5)
+          | st.tuples(st.integers(0, 60).map(str), unicode_digits).map("".join))
+
+
+def _valid_limit(limit: str | None, maximum: int) -> bool:
+    return limit is None or (limit.isascii() and limit.isdigit() and 1 <= int(limit) <= maximum)
+
+
+@settings(FUZZ, max_examples=N_QUERY)
+@given(path=st.sampled_from(LIST_PATHS), limit=limits,
+       exclude=st.none() | st.text(max_size=30) | unicode_digits)
+def test_query_parameters_are_400_naming_them_never_500(world, path, limit, exclude):
+    args = {k: v for k, v in (("limit", limit), ("exclude", exclude)) if v is not None}
+    if "customers" in path:
+        args["token"] = tokens.mint(TOKEN_SECRET, "42")
+    before = world.before()
+    response = _get(world, path, query_string=args)
+    _check(world, response, before)
+    if _valid_limit(limit, world.settings.publish_n):
+        assert response.status_code == 200, response.get_json()
+    else:
+        assert response.status_code == 400
+        assert response.get_json()["error"].startswith("invalid query parameter limit")
 
 
 def test_non_ascii_token_is_401(world):

@@ -14,12 +14,12 @@ from sqlalchemy import func, select
 from storage_dbs import url_of
 from storage_oracle import normalise, stored_pairs
 
+from benchmarks.magento_fixture import build_magento_db, csv_files, read_csv
 from cli import import_cmd
 from cli.errors import CliError
 from storage import schema
 from storage.db import make_engine
 from storage.ingestion import Policy, guest_key
-from storage.magento_fixture import build_magento_db, csv_files, read_csv
 from storage.magento_import import import_magento, parse_since
 from storage.models import Order
 from storage.training_data import load_interactions

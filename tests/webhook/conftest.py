@@ -22,8 +22,8 @@ from webhook import create_app, services, signing, tokens
 
 CLOSED_PORT_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1: connection refused
 SECRET = "whsec_" + "c2VjcmV0LWZvci10ZXN0cy1vbmx5LTEyMzQ1Njc4OTA="
-OLD_SECRET = "old-plain-secret"
-TOKEN_SECRET = "token-secret-for-tests"
+OLD_SECRET = "old-plain-secret-being-rotated-out"
+TOKEN_SECRET = "token-secret-for-tests-0123456789"
 ORIGIN = "https://shop.example"
 
 

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import create_engine
 
 from storage.models import Base
-from tests.conftest import free_port, stop
+from tests.conftest import TEST_GUEST_SALT, free_port, stop
 from webhook import signing
 
 REPO = Path(__file__).resolve().parents[2]
@@ -59,6 +59,7 @@ def server(tmp_path, r, settings, secrets):
         "DMFREC_REDIS_URL": settings.redis_url,
         "DMFREC_BROKER_URL": settings.broker_url,
         "DMFREC_WEBHOOK_SECRETS": secrets["current"],
+        "DMFREC_GUEST_SALT": TEST_GUEST_SALT,
         "PROMETHEUS_MULTIPROC_DIR": str(prom),
         "WEB_CONCURRENCY": "2",
     }

@@ -138,7 +138,7 @@ def test_logs_are_json_and_carry_the_event_id(post_order, make_event):
     import io
     import logging
 
-    from webhook.logs import JsonFormatter
+    from config.logs import JsonFormatter
 
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)

@@ -102,9 +102,30 @@ def test_bought_filter_follows_the_setting(make_app, settings, lists, token):
     assert skus(response)[0] == "P0"
 
 
-@pytest.mark.parametrize("limit", ["0", "-1", "abc", "51", "1.5"])
-def test_bad_limit_is_400(client, lists, limit):
-    assert client.get(f"/v1/popular?limit={limit}").status_code == 400
+@pytest.mark.parametrize("limit", ["0", "-1", "abc", "51", "1.5", "²", "٣", "１", "+5", " 5",
+                                   "5_0", "1e1", "", "9" * 40])
+@pytest.mark.parametrize("path", ["/v1/popular", "/v1/items/SKU-A/similar"])
+def test_bad_limit_is_400_naming_it(client, lists, limit, path):
+    response = client.get(path, query_string={"limit": limit})
+    assert response.status_code == 400
+    assert "limit: must be an integer from 1 to 50" in response.get_json()["error"]
+
+
+def test_customer_list_validates_every_parameter_after_the_token(client, lists, token):
+    base = "/v1/customers/42/recommendations"
+    assert client.get(base, query_string={"limit": "²"}).status_code == 401  # no token yet
+    response = client.get(base, query_string={"limit": "²", "token": token(42)})
+    assert response.status_code == 400 and "limit" in response.get_json()["error"]
+    response = client.get(base, query_string={"limit": "2", "token": token(42),
+                                               "exclude": "x" * 65})
+    assert response.status_code == 400 and "exclude" in response.get_json()["error"]
+
+
+def test_repeated_parameter_is_400_and_unknown_ones_are_ignored(client, lists):
+    response = client.get("/v1/popular?limit=1&limit=2")
+    assert response.status_code == 400
+    assert "given more than once: limit" in response.get_json()["error"]
+    assert skus(client.get("/v1/popular?limit=2&_=1700000000")) == ["TOP1", "TOP2"]
 
 
 def test_too_many_excludes_is_400(client, lists):

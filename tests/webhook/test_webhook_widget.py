@@ -22,13 +22,14 @@ def test_demo_page_is_off_unless_demo_mode(client):
 
 def test_demo_page_mints_a_token_for_its_customer_and_places_orders(
         make_app, settings, recorded, queued):
-    app = make_app(settings.model_copy(update={"demo_page": True}))
+    app = make_app(settings.model_copy(update={"demo": True, "demo_page": True}))
     client = app.test_client()
     page = client.get("/demo?customer=7").get_data(as_text=True)
     token = re.search(r'data-token="([^"]+)"', page).group(1)
     assert tokens.verify(settings.token_secret, token).customer_id == "7"
     assert 'data-customer="7"' in page and "/widget.js" in page
-    assert client.get("/demo?customer=x").status_code == 400
+    for customer in ("x", "²", "١"):
+        assert client.get("/demo", query_string={"customer": customer}).status_code == 400
     assert client.post("/demo/orders", data={"customer": "7", "sku": ""}).status_code == 400
     assert recorded() == []
     response = client.post("/demo/orders", data={"customer": "7", "sku": "SKU-A"})

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import stop
+from tests.conftest import TEST_GUEST_SALT, stop
 from webhook import create_app, signing
 from worker import publish
 from worker.celery_app import INGEST_QUEUE, TASK_ROUTES, TRAIN_QUEUE, app
@@ -27,7 +27,7 @@ def test_configuration():
     assert conf.task_acks_late and conf.task_reject_on_worker_lost
     assert conf.task_serializer == "json" and conf.accept_content == ["json"]
     assert conf.broker_transport_options["visibility_timeout"] >= 6 * 3600
-    assert len(conf.beat_schedule) == 6
+    assert len(conf.beat_schedule) == 7
     for entry in conf.beat_schedule.values():
         assert entry["task"] in app.tasks
         assert TASK_ROUTES[entry["task"]]["queue"] in (INGEST_QUEUE, TRAIN_QUEUE)
@@ -50,6 +50,7 @@ def celery_worker(settings, rt, tmp_path):
         "DMFREC_BROKER_URL": settings.broker_url,
         "DMFREC_POPULAR_REFRESH_S": "0",
         "DMFREC_MODEL_DIR": str(settings.model_dir),
+        "DMFREC_GUEST_SALT": TEST_GUEST_SALT,
     }
     log = tmp_path / "worker.log"
     with log.open("w") as out:
@@ -75,7 +76,7 @@ def _wait_for(condition, timeout: float, worker) -> None:
 
 
 def test_webhook_to_worker_end_to_end(celery_worker, settings, r, status, make_event):
-    secret = "whsec_" + "dGVzdC1zZWNyZXQ="
+    secret = "whsec_" + "dGVzdC1zZWNyZXQtZm9yLXRoZS13b3JrZXItdGVzdHM="
     web = create_app(settings.model_copy(update={"webhook_secrets": secret}))
     client = web.test_client()
     raw = json.dumps(make_event("live-1", lines={"SKU-A": 1, "SKU-B": 3})).encode()
@@ -98,7 +99,7 @@ def test_event_recorded_while_broker_down_is_processed_after_enqueue_pending(
     from worker import live
     from worker.celery_app import make_celery
 
-    secret = "plain-secret"
+    secret = "plain-secret-for-the-worker-tests"
     web = create_app(settings.model_copy(
         update={"webhook_secrets": secret, "broker_url": "redis://127.0.0.1:1/0"}))
     raw = json.dumps(make_event("late-1")).encode()

@@ -1,4 +1,4 @@
-"""A Magento-shaped database filled from the UCI Online Retail CSVs (tests and benchmarks).
+"""A Magento-shaped database filled from the UCI Online Retail CSVs (benchmarks and tests).
 
 Tables and columns carry Magento 2's names (`sales_order`, `sales_order_item`,
 `sales_creditmemo`, `sales_creditmemo_item`; a subset of their columns, same types), so
