@@ -112,6 +112,7 @@ class DMFConfig:
     max_steps_per_epoch: int = 128  # larger shops get larger batches (0: never)
     epochs: int = 8  # of each member (at most, when a validation split stops it early)
     patience: int = 2  # epochs without a validation gain before a member stops
+    warm_lr: float = 0.2  # a warm-started fit's learning rate, as a share of lr
     weight_decay: float = 0.0
     leave_target_out: bool = True  # predict (i, j) from the row without j (see training)
     input_norm: str = "none"  # "sqrt": first layer / sqrt(row nnz); "none": the paper's sum
@@ -206,8 +207,11 @@ class DMF:
             self.start_from(*warm_start)
         self.set_matrix(matrix)
         self.history = []
+        # A warm start is already near a good point: a smaller step refines it instead of
+        # shaking it loose (a full-size first step lost it on Online Retail's validation).
+        lr = cfg.lr * cfg.warm_lr if warm_start is not None else None
         self.train_epochs(cfg.epochs, progress=progress, epoch_callback=epoch_callback,
-                          validation=validation)
+                          validation=validation, lr=lr)
         return self
 
     @torch.no_grad()
