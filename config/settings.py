@@ -63,6 +63,12 @@ class Settings(BaseSettings):
     gate_holdout_days: int = 7  # nightly candidates are judged on the last days' purchases
     gate_tolerance: float = 0.05  # promoted unless Recall@top_n < active x (1 - tolerance)
 
+    # Data lifecycle and recovery (issue 16: bad events, training lock, retention).
+    event_max_attempts: int = 3  # failed applications (not outages) before an event is `failed`
+    train_lock_ttl_s: int = 300  # training lock TTL, renewed by a heartbeat while a run lives
+    event_retention_days: int = 30  # processed events (compact rows, failed payloads) kept
+    artifacts_kept: int = 5  # newest model artifacts kept on disk (the active one always)
+
     @property
     def webhook_secret_list(self) -> list[str]:
         return [s.strip() for s in self.webhook_secrets.split(",") if s.strip()]

@@ -551,19 +551,34 @@ def process(
 
 
 def pending_event_ids(
-    engine_or_url: Engine | str | None, older_than_s: float = 0, limit: int = 1000
+    engine_or_url: Engine | str | None, older_than_s: float = 0, limit: int = 1000,
+    after: tuple[datetime, int] | None = None,
 ) -> list[str]:
     """Ids of events still pending after `older_than_s` seconds, oldest first (to re-enqueue)."""
-    cutoff = utcnow() - timedelta(seconds=older_than_s)
+    return [r[0] for r in pending_page(engine_or_url, older_than_s, limit, after)]
 
-    def work(session: Session) -> list[str]:
-        q = (
-            select(EVENTS.c.event_id)
-            .where(EVENTS.c.status == "pending", EVENTS.c.received_at <= cutoff)
-            .order_by(EVENTS.c.received_at)
-            .limit(limit)
-        )
-        return list(session.scalars(q))
+
+def pending_page(
+    engine_or_url: Engine | str | None, older_than_s: float = 0, limit: int = 1000,
+    after: tuple[datetime, int] | None = None,
+) -> list[tuple[str, datetime, int]]:
+    """(event_id, received_at, id) of pending events older than `older_than_s`, oldest first,
+    starting after the `(received_at, id)` cursor `after`: the sweep pages through every pending
+    event, so old ones it cannot send never hide a newer lost one."""
+    cutoff = utcnow() - timedelta(seconds=older_than_s)
+    q = (
+        select(EVENTS.c.event_id, EVENTS.c.received_at, EVENTS.c.id)
+        .where(EVENTS.c.status == "pending", EVENTS.c.received_at <= cutoff)
+        .order_by(EVENTS.c.received_at, EVENTS.c.id)
+        .limit(limit)
+    )
+    if after is not None:
+        at, last_id = after
+        q = q.where((EVENTS.c.received_at > at)
+                    | ((EVENTS.c.received_at == at) & (EVENTS.c.id > last_id)))
+
+    def work(session: Session) -> list[tuple[str, datetime, int]]:
+        return [tuple(r) for r in session.execute(q)]
 
     return run_transaction(engine_or_url, work)
 

@@ -19,7 +19,8 @@ import scipy.sparse as sp
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from storage import ingestion
+from storage import failures, ingestion
+from storage.db import is_outage
 from storage.models import Event, Interaction, Order, Product
 from storage.snapshot import SnapshotError, parse_event
 from worker import events, publish
@@ -42,7 +43,17 @@ def process_event(rt: Runtime, event_id: str) -> dict:
     if row is None:
         log.warning("event not found; nothing to do")
         return {"event_id": event_id, "outcome": "missing", "customers": []}
-    outcome = ingestion.process(rt.engine, [event_id], rt.policy)[event_id]
+    try:
+        outcome = ingestion.process(rt.engine, [event_id], rt.policy)[event_id]
+    except Exception as exc:
+        if is_outage(exc) or isinstance(exc, MemoryError):
+            raise  # the task retries an outage; the event is not at fault
+        # Bad data or a bug: the same failure every time. Counted; failed at the limit.
+        error = f"{type(exc).__name__}: {exc}"
+        outcome = failures.note_failure(rt.engine, event_id, error,
+                                        rt.settings.event_max_attempts)
+        log.warning("event failed to apply", extra={"outcome": outcome, "error": error[:500]})
+        return {"event_id": event_id, "outcome": outcome, "customers": []}
     log.info("event processed", extra={"outcome": outcome})
     customers: list[str] = []
     if outcome in REFRESH_OUTCOMES:
@@ -176,14 +187,35 @@ def refresh_hidden_skus(rt: Runtime) -> int:
     return publish.set_hidden_skus(rt.redis, skus)
 
 
-def enqueue_pending(rt: Runtime, celery) -> int:
+def enqueue_pending(rt: Runtime, celery, *, send_limit: int = 1000, page: int = 1000,
+                    scan_limit: int = 200_000) -> int:
     """Send events still pending after DMFREC_PENDING_AFTER_S that were not sent within the
-    last DMFREC_RESEND_AFTER_S (broker down then, or the task was lost)."""
-    pending = ingestion.pending_event_ids(rt.engine, older_than_s=rt.settings.pending_after_s)
-    ids = events.unmarked(rt.redis, pending)
-    sent = sum(events.enqueue(celery, event_id, rt.redis, rt.settings.resend_after_s)
-               for event_id in ids)
-    if pending:
+    last DMFREC_RESEND_AFTER_S (broker down then, or the task was lost).
+
+    Pages through the pending events oldest first until `send_limit` were sent or
+    `scan_limit` seen, so a long backlog of recently sent (or repeatedly failing) events
+    never hides a newer lost one."""
+    sent = seen = unsent = 0
+    after = None
+    while sent < send_limit and seen < scan_limit:
+        rows = ingestion.pending_page(rt.engine, rt.settings.pending_after_s, page, after)
+        if not rows:
+            break
+        seen += len(rows)
+        after = (rows[-1][1], rows[-1][2])
+        ids = events.unmarked(rt.redis, [r[0] for r in rows])[: send_limit - sent]
+        unsent += len(ids)
+        for event_id in ids:
+            if not events.enqueue(celery, event_id, rt.redis, rt.settings.resend_after_s):
+                return _sent(seen, unsent, sent)  # broker down: the next sweep tries again
+            sent += 1
+        if len(rows) < page:
+            break
+    return _sent(seen, unsent, sent)
+
+
+def _sent(seen: int, unsent: int, sent: int) -> int:
+    if seen:
         log.info("re-enqueued pending events",
-                 extra={"pending": len(pending), "unsent": len(ids), "sent": sent})
+                 extra={"pending": seen, "unsent": unsent, "sent": sent})
     return sent
