@@ -44,8 +44,8 @@ SCHEDULE = {
         "task": "worker.tasks.maybe_fine_tune",
         "schedule": timedelta(seconds=60),
     },
-    # A Redis restarted without its data has no active version: fold-ins stop until the
-    # database's active version is published again (train queue).
+    # A Redis restarted without its data: bought sets, the database's active version and
+    # the fold-ins since its training are rebuilt (worker.recovery).
     "restore-active-version": {
         "task": "worker.tasks.restore_active_version",
         "schedule": timedelta(seconds=60),

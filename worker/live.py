@@ -133,17 +133,47 @@ def refresh_customers(rt: Runtime, customer_ids: Iterable[str]) -> int:
     with rt.reading() as session:
         rows = customer_rows(session, ids)
         recent = rows if since is None else customer_rows(session, ids, since)
+    ttl = days * 86400 if days > 0 else None  # bought sets expire with the window
     for customer, row in rows.items():
-        publish.set_bought(rt.redis, customer, row.keys())
+        publish.set_bought(rt.redis, customer, row.keys(), ttl)
     loaded = rt.active_model()
     if loaded is None:
         return 0
     refreshed = 0
-    for customer, row in recent.items():
-        pairs = fold_in_pairs(loaded, row, rt.settings.value_scheme, rt.settings.publish_n)
+    for customer, pairs in fold_in_lists(rt, loaded, recent).items():
         if publish.publish_user_if_active(rt.redis, loaded.version, customer, pairs):
             refreshed += 1
     return refreshed
+
+
+def window_rows(rt: Runtime, customer_ids: Iterable[str]) -> dict[str, dict[str, tuple]]:
+    """Each customer's purchases inside the training window: the rows fold-ins use."""
+    days = rt.settings.window_days
+    since = ingestion.utcnow() - timedelta(days=days) if days > 0 else None
+    with rt.reading() as session:
+        return customer_rows(session, customer_ids, since)
+
+
+def fold_in_lists(rt: Runtime, loaded: LoadedModel, rows: dict[str, dict[str, tuple]]
+                  ) -> dict[str, list[tuple[str, float]]]:
+    """customer -> the list a fold-in of `rows` gives (what the live loop publishes)."""
+    return {customer: fold_in_pairs(loaded, row, rt.settings.value_scheme,
+                                    rt.settings.publish_n)
+            for customer, row in rows.items()}
+
+
+def refresh_since(rt: Runtime, since: datetime, chunk: int = 500) -> int:
+    """Refresh every customer with an order applied since `since` (bought set and fold-in
+    from today's rows): after a publish, the lists of customers who bought while the model
+    trained (or since it trained, after Redis lost its data) follow their purchases.
+    Returns how many customers were refreshed."""
+    with rt.reading() as session:
+        ids = sorted(session.scalars(
+            select(Order.customer_key).distinct()
+            .where(Order.ingested_at >= since, Order.customer_key.is_not(None))))
+    for lo in range(0, len(ids), chunk):
+        refresh_customers(rt, ids[lo:lo + chunk])
+    return len(ids)
 
 
 # ---------------------------------------------------------------- shop-wide lists

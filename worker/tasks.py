@@ -114,16 +114,26 @@ def refresh_hidden_skus(self: Task) -> int:
 
 
 @app.task(name="worker.tasks.restore_active_version", bind=True, **RETRY)
-def restore_active_version(self: Task) -> str | None:
-    """Periodic: after Redis lost its data, publish the database's active version again."""
-    from worker.versions import version_to_restore
+def restore_active_version(self: Task) -> bool:
+    """Periodic: when Redis lost its state, queue one restore from the database."""
+    from worker import recovery
 
     logs.reset(task_id=self.request.id)
     with outages_retried():
-        version = version_to_restore(runtime())
-    if version is not None:
-        publish_version.apply_async(args=[version])
-    return version
+        lost = recovery.redis_lost(runtime())
+    if lost:
+        restore_redis.apply_async()
+    return lost
+
+
+@app.task(name="worker.tasks.restore_redis", bind=True, **RETRY)
+def restore_redis(self: Task) -> dict:
+    """Rebuild bought sets and the active version's lists (with fold-ins) from the database."""
+    from worker import recovery
+
+    logs.reset(task_id=self.request.id)
+    with outages_retried():
+        return recovery.restore(runtime())
 
 
 @app.task(name="worker.tasks.publish_version", bind=True, **RETRY)

@@ -22,6 +22,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -99,13 +100,16 @@ def _data(rt: Runtime, window_days: int | None = None,
 
 def _save_register_publish(rt: Runtime, model, customers: list[str], skus: list[str],
                            kind: str, parent: str | None = None,
-                           verdict: gate.Verdict | None = None) -> dict:
-    """Save and register the model; publish it unless the gate rejected it."""
+                           verdict: gate.Verdict | None = None,
+                           data_at: datetime | None = None) -> dict:
+    """Save and register the model; publish it unless the gate rejected it. `data_at`: when
+    its rows were read (the window's end; orders applied later are folded in on publish)."""
     promote = verdict is None or verdict.promote
     version = new_version_id()
     model.version = version
     path = rt.model_path_for_new(version)
     now = utcnow()
+    data_at = data_at or now
     model.save(path, metadata={
         "customer_ids": customers, "skus": skus, "kind": kind, "parent_version": parent,
         "window_days": rt.settings.window_days, "value_scheme": rt.settings.value_scheme,
@@ -116,9 +120,9 @@ def _save_register_publish(rt: Runtime, model, customers: list[str], skus: list[
         session.add(ModelVersion(
             version=version, status="candidate" if promote else "rejected",
             artifact_path=str(path), metrics={"gate": verdict.as_dict()} if verdict else None,
-            window_start=now - timedelta(days=rt.settings.window_days) if
+            window_start=data_at - timedelta(days=rt.settings.window_days) if
             rt.settings.window_days > 0 else None,
-            window_end=now, n_users=len(customers), n_items=len(skus),
+            window_end=data_at, n_users=len(customers), n_items=len(skus),
             n_interactions=int(model.matrix.nnz), created_at=now,
             notes=f"{kind}" + (f" of {parent}" if parent else ""),
         ))
@@ -168,7 +172,7 @@ def _retrain(rt: Runtime, progress: bool = False) -> dict:
     # Serve on today's rows: customers and SKUs newer than the cutoff grow the towers.
     customers, skus = _adopt(model, full, customers, skus)
     return _save_register_publish(rt, model, customers, skus, "retrain",
-                                  verdict=verdict)
+                                  verdict=verdict, data_at=now)
 
 
 def _holdout(rt: Runtime, full: Interactions, now: datetime
@@ -257,30 +261,43 @@ def fine_tune(rt: Runtime, *, if_needed: bool = False) -> dict:
         return summary
 
 
-def tuned_copy(rt: Runtime) -> tuple[LoadedModel, Any, list[str], list[str], Interactions]:
-    """(active, a fresh copy of its model fine-tuned on today's rows, its customers, its SKUs,
-    today's data); the active model itself stays untouched, to be judged against."""
+@dataclass
+class Tuned:
+    """A fine-tuned copy of the active model, with what it was tuned on."""
+
+    active: LoadedModel
+    model: Any
+    customers: list[str]
+    skus: list[str]
+    data: Interactions
+    data_at: datetime
+
+
+def tuned_copy(rt: Runtime) -> Tuned:
+    """A fresh copy of the active model fine-tuned on today's rows; the active model itself
+    stays untouched, to be judged against."""
     active = rt.active_model()
-    data = _data(rt)
+    data_at = utcnow()
+    data = _data(rt, until=data_at)
     model = load_model(rt.model_path(active.version), active.version).model
     customers, skus = _adopt(model, data, list(active.customer_index), active.skus)
     if data.nnz:
         model.train_epochs(rt.settings.fine_tune_epochs, progress=False,
                            seed_offset=int(datetime.now().timestamp()) % 100_000)
-    return active, model, customers, skus, data
+    return Tuned(active, model, customers, skus, data, data_at)
 
 
 def _fine_tune(rt: Runtime) -> dict:
-    return gate_and_publish(rt, *tuned_copy(rt))
+    return gate_and_publish(rt, tuned_copy(rt))
 
 
-def gate_and_publish(rt: Runtime, active: LoadedModel, model, customers: list[str],
-                     skus: list[str], data: Interactions) -> dict:
+def gate_and_publish(rt: Runtime, tuned: Tuned) -> dict:
     """The same gate as the nightly retrain: a fine-tune that made the model worse on the
     latest days' new purchases is registered as rejected and never published."""
-    if data.nnz == 0:
+    if tuned.data.nnz == 0:
         return {"status": "no data"}
-    _, holdout = _holdout(rt, data, utcnow())
-    verdict = judge(rt, model, skus, holdout)
-    return _save_register_publish(rt, model, customers, skus, "fine-tune",
-                                  active.version, verdict=verdict)
+    _, holdout = _holdout(rt, tuned.data, tuned.data_at)
+    verdict = judge(rt, tuned.model, tuned.skus, holdout)
+    return _save_register_publish(rt, tuned.model, tuned.customers, tuned.skus, "fine-tune",
+                                  tuned.active.version, verdict=verdict,
+                                  data_at=tuned.data_at)

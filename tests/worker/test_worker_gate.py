@@ -207,14 +207,14 @@ def test_a_fine_tune_passes_the_gate(shop, r):
 
 def test_a_degraded_fine_tune_is_rejected_and_the_active_model_stays(shop, r):
     first = training.nightly_retrain(shop)["version"]
-    active, model, customers, skus, data = training.tuned_copy(shop)
+    tuned = training.tuned_copy(shop)
     torch.manual_seed(0)
     with torch.no_grad():  # a fine-tune gone wrong: weights scrambled
-        for net in model.nets:
+        for net in tuned.model.nets:
             for p in net.parameters():
                 p.normal_(0.0, 1.0)
-    model.set_matrix(model.matrix)  # drop the cached item vectors of the old weights
-    summary = training.gate_and_publish(shop, active, model, customers, skus, data)
+    tuned.model.set_matrix(tuned.model.matrix)  # drop the cached item vectors of the old weights
+    summary = training.gate_and_publish(shop, tuned)
     verdict = summary["gate"]
     assert summary["status"] == "rejected" and not verdict["promote"]
     assert verdict["candidate"] < verdict["active"] * (1 - shop.settings.gate_tolerance)
