@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -172,6 +173,7 @@ class _Delivery:
     event_id: str | None = None
     products: Sequence[ProductInfo] = ()
     info_at: datetime | None = None
+    stored_key: str | None = None  # a compacted event's recorded customer key (no email left)
     key: tuple[datetime, Decimal] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -179,15 +181,19 @@ class _Delivery:
         self.info_at = self.info_at or self.order.updated_at
 
 
-def _delivery(item: OrderSnapshot | SnapshotEvent) -> _Delivery:
+def _delivery(item: OrderSnapshot | SnapshotEvent, keys: Mapping[str, str | None]
+              ) -> _Delivery:
     if isinstance(item, SnapshotEvent):
-        return _Delivery(item.order, item.event_id, item.products, item.occurred_at)
+        return _Delivery(item.order, item.event_id, item.products, item.occurred_at,
+                         keys.get(item.event_id))
     return _Delivery(item)
 
 
 def _order_row(d: _Delivery, policy: Policy, now: datetime) -> dict[str, Any]:
     o = d.order
     key, guest = customer_key(o, policy.guest_salt)
+    if key is None and d.stored_key is not None:
+        key = d.stored_key  # a compacted guest event: the key it was applied under
     return {
         "entity_id": o.entity_id,
         "increment_id": o.increment_id,
@@ -211,14 +217,16 @@ def apply_snapshots(
     session: Session,
     items: Sequence[OrderSnapshot | SnapshotEvent],
     policy: Policy | None = None,
+    keys: Mapping[str, str | None] | None = None,
 ) -> list[Outcome]:
     """Apply validated snapshots inside the caller's transaction; "applied" or "stale" each.
 
     Several snapshots of one order may be in `items`: the newest wins, as if applied in turn.
+    `keys`: event_id -> the customer key recorded for a compacted event (its email is gone).
     """
     policy = policy or Policy.from_settings()
     now = utcnow()
-    deliveries = [_delivery(item) for item in items]
+    deliveries = [_delivery(item, keys or {}) for item in items]
     best: dict[int, _Delivery] = {}
     for d in deliveries:
         cur = best.get(d.order.entity_id)
@@ -456,8 +464,30 @@ def _apply_pending(
 ) -> dict[str, Outcome]:
     outcomes = apply_snapshots(session, events, policy)
     result: dict[str, Outcome] = dict(zip([e.event_id for e in events], outcomes, strict=True))
-    _mark(session, result, {}, utcnow())
+    _mark_compact(session, events, result, policy, utcnow())
     return result
+
+
+def compact_body(event: SnapshotEvent) -> str:
+    """What an applied event keeps: only the fields ingestion reads, never the email (nor
+    the addresses, names and other extras a raw body may carry: the schema drops them)."""
+    data = event.model_dump(mode="json", exclude_none=True,
+                            exclude={"order": {"customer_email"}})
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def _mark_compact(session: Session, events: Sequence[SnapshotEvent],
+                  outcomes: Mapping[str, Outcome], policy: Policy, now: datetime) -> None:
+    """Mark applied/stale events processed, with their compact payload and customer key."""
+    rows = [{"eid": e.event_id, "st": outcomes[e.event_id], "body": compact_body(e),
+             "ck": customer_key(e.order, policy.guest_salt)[0]}
+            for e in sorted(events, key=lambda e: e.event_id)]
+    if rows:
+        session.execute(
+            update(EVENTS).where(EVENTS.c.event_id == bindparam("eid"))
+            .values(status=bindparam("st"), processed_at=now, payload=bindparam("body"),
+                    customer_key=bindparam("ck")),
+            rows)
 
 
 def ingest(
@@ -588,14 +618,16 @@ def replay(
 ) -> int:
     """Apply every stored applied/stale payload again, oldest first; returns how many.
 
-    Needed after changing GUEST_SALT (customer keys are stored on the orders); orders that came
-    only through `dmfrec import magento` are not events: import them again too.
+    Applied events are kept compact, without the email: a guest's order keeps the key it was
+    applied under, so a new GUEST_SALT does not re-key guests whose events were compacted
+    (import the orders again with `dmfrec import magento` for that). Orders that came only
+    through `dmfrec import magento` are not events: import them again too.
     """
     policy = policy or Policy.from_settings()
     last, done = 0, 0
     while True:
         q = (
-            select(EVENTS.c.id, EVENTS.c.payload)
+            select(EVENTS.c.id, EVENTS.c.event_id, EVENTS.c.payload, EVENTS.c.customer_key)
             .where(EVENTS.c.id > last, EVENTS.c.status.in_(("applied", "stale")))
             .order_by(EVENTS.c.id)
             .limit(batch)
@@ -604,5 +636,7 @@ def replay(
         if not rows:
             return done
         events = [parse_event(r.payload) for r in rows]
-        run_transaction(engine_or_url, lambda s, ev=events: apply_snapshots(s, ev, policy))
+        keys = {r.event_id: r.customer_key for r in rows}
+        run_transaction(engine_or_url,
+                        lambda s, ev=events, k=keys: apply_snapshots(s, ev, policy, k))
         last, done = rows[-1].id, done + len(rows)

@@ -20,6 +20,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from flask_cors import CORS
 
     from webhook import health, logs, openapi, services, storefront, webhooks, widget
+    from webhook.admin import bp as admin_bp  # issue 16: erasure
 
     settings = settings or get_settings()
     app = Flask(__name__)
@@ -33,6 +34,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(storefront.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(widget.bp)
+    app.register_blueprint(admin_bp)
     if settings.cors_origin_list:
         CORS(
             app,

@@ -46,6 +46,11 @@ SCHEDULE = {
     },
     # A Redis restarted without its data: bought sets, the database's active version and
     # the fold-ins since its training are rebuilt (worker.recovery).
+    # Erased customers leave every retained artifact (the admin endpoint also queues this).
+    "scrub-artifacts": {
+        "task": "worker.tasks.scrub_artifacts",
+        "schedule": crontab(hour=4, minute=30),
+    },
     "restore-active-version": {
         "task": "worker.tasks.restore_active_version",
         "schedule": timedelta(seconds=60),

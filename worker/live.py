@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session
 from storage import failures, ingestion
 from storage.db import is_outage
 from storage.models import Event, Interaction, Order, Product
-from storage.snapshot import SnapshotError, parse_event
 from worker import events, publish
 from worker.runtime import LoadedModel, Runtime
 
@@ -34,7 +33,7 @@ def process_event(rt: Runtime, event_id: str) -> dict:
     """Ingest one recorded event and refresh the affected customers; returns a small summary."""
     with rt.reading() as session:
         row = session.execute(
-            select(Event.order_id, Event.payload).where(Event.event_id == event_id)
+            select(Event.order_id).where(Event.event_id == event_id)
         ).first()
         # The order's customer before this event: a changed customer (deleted in Magento,
         # now keyed as a guest) loses the purchases, so both are refreshed.
@@ -57,11 +56,9 @@ def process_event(rt: Runtime, event_id: str) -> dict:
     log.info("event processed", extra={"outcome": outcome})
     customers: list[str] = []
     if outcome in REFRESH_OUTCOMES:
-        try:
-            order = parse_event(row.payload).order
-        except SnapshotError:
-            order = None
-        after = None if order is None else ingestion.customer_key(order, rt.policy.guest_salt)[0]
+        with rt.reading() as session:  # the key the event was applied under
+            after = session.scalar(select(Event.customer_key)
+                                   .where(Event.event_id == event_id))
         customers = sorted({k for k in (before, after) if k is not None})
         refresh_customers(rt, customers)
         refresh_popular(rt)

@@ -136,6 +136,16 @@ def restore_redis(self: Task) -> dict:
         return recovery.restore(runtime())
 
 
+@app.task(name="worker.tasks.scrub_artifacts", bind=True, **RETRY)
+def scrub_artifacts(self: Task) -> int:
+    """After an erasure (and daily): blank erased customers in every retained artifact."""
+    from worker import erasure
+
+    logs.reset(task_id=self.request.id)
+    with outages_retried():
+        return erasure.scrub_artifacts(runtime())
+
+
 @app.task(name="worker.tasks.publish_version", bind=True, **RETRY)
 def publish_version(self: Task, version: str) -> dict:
     """Publish every list of a trained model version, then switch readers to it atomically."""

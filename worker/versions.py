@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from storage.db import run_transaction
 from storage.models import ModelVersion
 from worker import live, publish
-from worker.runtime import LoadedModel, Runtime, load_model
+from worker.runtime import ERASED, LoadedModel, Runtime, load_model
 
 log = logging.getLogger("dmfrec.worker")
 CHUNK = 2000
@@ -31,6 +31,8 @@ def user_lists(loaded: LoadedModel, n: int) -> Iterator[tuple[str, list[tuple[st
     customers = list(loaded.customer_index)
     for users, items, scores in loaded.model.recommend_all(n=n):
         for u, row_items, row_scores in zip(users, items, scores, strict=True):
+            if customers[int(u)].startswith(ERASED):
+                continue  # an erased customer's blanked row
             yield customers[int(u)], [
                 (loaded.skus[int(i)], float(s))
                 for i, s in zip(row_items, row_scores, strict=True) if np.isfinite(s)
