@@ -51,6 +51,11 @@ SCHEDULE = {
         "task": "worker.tasks.scrub_artifacts",
         "schedule": crontab(hour=4, minute=30),
     },
+    # Processed events past DMFREC_EVENT_RETENTION_DAYS, artifacts past DMFREC_ARTIFACTS_KEPT.
+    "retention": {
+        "task": "worker.tasks.retention",
+        "schedule": crontab(hour=4, minute=45),
+    },
     "restore-active-version": {
         "task": "worker.tasks.restore_active_version",
         "schedule": timedelta(seconds=60),

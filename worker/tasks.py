@@ -146,6 +146,16 @@ def scrub_artifacts(self: Task) -> int:
         return erasure.scrub_artifacts(runtime())
 
 
+@app.task(name="worker.tasks.retention", bind=True, **RETRY)
+def retention(self: Task) -> dict:
+    """Daily: purge processed events past their retention, prune old model artifacts."""
+    from worker import retention as lifecycle
+
+    logs.reset(task_id=self.request.id)
+    with outages_retried():
+        return lifecycle.run(runtime())
+
+
 @app.task(name="worker.tasks.publish_version", bind=True, **RETRY)
 def publish_version(self: Task, version: str) -> dict:
     """Publish every list of a trained model version, then switch readers to it atomically."""
