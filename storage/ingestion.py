@@ -470,8 +470,9 @@ def _apply_pending(
 
 def compact_body(event: SnapshotEvent) -> str:
     """What an applied event keeps: only the fields ingestion reads, never the email (nor
-    the addresses, names and other extras a raw body may carry: the schema drops them)."""
-    data = event.model_dump(mode="json", exclude_none=True,
+    the addresses, names and other extras a raw body may carry: the schema drops them), and
+    no field at its default (zero quantities, `simple`): parsing restores those."""
+    data = event.model_dump(mode="json", exclude_none=True, exclude_defaults=True,
                             exclude={"order": {"customer_email"}})
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 

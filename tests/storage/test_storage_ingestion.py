@@ -200,3 +200,16 @@ def test_applied_events_are_compact_and_replay_keeps_their_keys(engine):
     # The email is gone: a new salt cannot re-key the guest; the recorded key stays.
     assert replay(engine, Policy(guest_salt="new-salt")) == 1
     assert set(stored_pairs(engine)) == {(key, "A")}
+
+
+def test_compact_body_parses_back_to_the_snapshot_without_the_email():
+    from storage.ingestion import compact_body
+    from storage.snapshot import parse_event
+
+    full = parse_event(event("c", order(3, [item(1, "A", 2, "1.5", qty_canceled="1"),
+                                            item(2, "B", 1, 0, parent_item_id=1)]),
+                             products=[{"sku": "A", "in_stock": False}]))
+    back = parse_event(compact_body(full))
+    assert back.order.customer_email is None
+    assert back.model_dump() == full.model_copy(
+        update={"order": full.order.model_copy(update={"customer_email": None})}).model_dump()
