@@ -159,22 +159,32 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {machine()}")
     print(f"slice: first {args.rows} CSV rows: {n_events} events, {n_customers} customers; "
           f"{time.monotonic() - t0:.0f} s\n")
-    print("| table | before: KiB per event | after: KiB per event |")
-    print("|---|---:|---:|")
-    for name_ in TABLES:
-        print(f"| {name_} | {kib(before[name_] / n_events)} | {kib(after[name_] / n_events)} |")
-    print(f"| all | {kib(sum(before.values()) / n_events)} | "
-          f"{kib(sum(after.values()) / n_events)} |")
+    print("| table | before: KiB per event | after | before: KiB per customer | after |")
+    print("|---|---:|---:|---:|---:|")
+    for name_ in (*TABLES, "all"):
+        b = sum(before.values()) if name_ == "all" else before[name_]
+        a = sum(after.values()) if name_ == "all" else after[name_]
+        print(f"| {name_} | {kib(b / n_events)} | {kib(a / n_events)} | "
+              f"{kib(b / n_customers)} | {kib(a / n_customers)} |")
     print(f"\nevents.payload: {before_payload / n_events:.0f} B per event as received, "
           f"{after_payload / n_events:.0f} B compact")
     print(f"bought sets: before {ever} customers, {ever_bytes / max(ever, 1):.0f} B each, no TTL;"
           f" after {kept} customers (window {args.window_days} days), "
           f"{kept_bytes / max(kept, 1):.0f} B each, expiring")
     share = year["window_customers"] / year["customers"]
+    per_year = year["invoices"]  # about one event per invoice (orders, credit notes)
+    events_before = per_year * before["events"] / n_events / 2**20
+    events_after = per_year * year["kept_share"] * after["events"] / n_events / 2**20
+    bought_each = ever_bytes / max(ever, 1)
     print(f"\nwhole CSV history: {year['invoices']} invoices over {year['days']:.0f} days, "
           f"{year['customers']} customers, {year['window_customers']} in the last "
           f"{args.window_days} days ({share:.0%}); events kept with {args.retention_days}-day "
           f"retention: {year['kept_share']:.0%} of a year's")
+    print(f"projection: events table {events_before:.1f} MiB per year, growing (before) -> "
+          f"{events_after:.1f} MiB held (after); bought sets "
+          f"{year['customers'] * bought_each / 2**20:.2f} MiB, growing with every customer ever "
+          f"(before) -> {year['window_customers'] * bought_each / 2**20:.2f} MiB, the window's "
+          f"customers (after)")
     return 0
 
 

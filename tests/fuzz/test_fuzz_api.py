@@ -25,6 +25,7 @@ from webhook.openapi import document
 MODULE = "api"
 MIN_CASES = 1_900
 MAGENTO = "/v1/webhooks/magento/orders"
+SIGNED = (MAGENTO, "/admin/erase")  # half their bodies get past the signature check
 
 
 # Every operation of the document: the list comes from the same function the route serves.
@@ -46,7 +47,7 @@ def api(live) -> schemathesis.BaseSchema:
 def _send(case: Case, live) -> requests.Response:
     """Send the case; sign a Magento body (deterministically, every other body)."""
     kwargs = case.as_transport_kwargs(base_url=live.base)
-    if case.operation.path == MAGENTO:
+    if case.operation.path in SIGNED:
         raw = kwargs.pop("data", None)
         if "json" in kwargs:
             raw = json.dumps(kwargs.pop("json")).encode()
