@@ -9,7 +9,6 @@ import base64
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
@@ -27,17 +26,10 @@ GUEST_EMAIL = "Gina.Guest@Example.com"
 
 
 @pytest.fixture
-def shop(rt, record, make_event, settings):
+def shop(seed_shop, record, make_event):
     """Customer 42 and guest Gina everywhere, beside eight other customers."""
-    rt.settings = settings.model_copy(update={"train_epochs": 1, "train_members": 1,
-                                              "fine_tune_epochs": 1, "gate_tolerance": 1.0,
-                                              "webhook_secrets": SECRET})
-    rng = np.random.default_rng(9)
-    skus = [f"SKU-{c}" for c in "ABCDEFGH"]
-    for c in range(8):
-        lines = {s: 1 for s in rng.choice(skus, size=3, replace=False)}
-        live.process_event(rt, record(make_event(f"o{c}", entity_id=5000 + c,
-                                                 customer_id=200 + c, lines=lines)))
+    rt = seed_shop(seed=9, skus="ABCDEFGH", train_epochs=1, train_members=1,
+                   fine_tune_epochs=1, gate_tolerance=1.0, webhook_secrets=SECRET)
     for k, lines in enumerate(({"SKU-A": 1, "SKU-B": 2}, {"SKU-C": 1})):
         live.process_event(rt, record(make_event(f"c42-{k}", entity_id=4200 + k,
                                                  customer_id=42, lines=lines)))

@@ -16,14 +16,8 @@ from worker import live, publish, recovery, training
 
 
 @pytest.fixture
-def shop(rt, record, make_event, settings):
-    rt.settings = settings.model_copy(update={"train_epochs": 2, "train_members": 1})
-    rng = np.random.default_rng(5)
-    for c in range(8):
-        lines = {f"SKU-{s}": 1 for s in rng.choice(list("ABCDEFG"), size=3, replace=False)}
-        live.process_event(rt, record(make_event(f"o{c}", entity_id=5000 + c,
-                                                 customer_id=200 + c, lines=lines)))
-    return rt
+def shop(seed_shop):
+    return seed_shop(seed=5, train_epochs=2, train_members=1)
 
 
 def _bought_in_db(rt) -> dict[str, set[str]]:

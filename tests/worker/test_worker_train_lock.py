@@ -13,26 +13,18 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import redis as redis_lib
 
-from worker import live, training, triggers
+from worker import training, triggers
 
 ROOT = Path(__file__).resolve().parents[2]
 TTL = 2
 
 
 @pytest.fixture
-def shop(rt, record, make_event, settings):
-    rt.settings = settings.model_copy(update={"train_epochs": 1, "train_members": 1,
-                                              "train_lock_ttl_s": TTL})
-    rng = np.random.default_rng(3)
-    for c in range(8):
-        lines = {f"SKU-{s}": 1 for s in rng.choice(list("ABCDEFG"), size=3, replace=False)}
-        live.process_event(rt, record(make_event(f"o{c}", entity_id=6000 + c,
-                                                 customer_id=400 + c, lines=lines)))
-    return rt
+def shop(seed_shop):
+    return seed_shop(seed=3, train_epochs=1, train_members=1, train_lock_ttl_s=TTL)
 
 
 def _taken(settings) -> bool:
