@@ -4,7 +4,9 @@
 stale or failed), then refresh the customers it touched: their bought-SKU set and, when a
 model version is active, their top-N, by folding their new purchase row into the active model
 (no training). Every step is idempotent, so a redelivered task or a repeated event changes
-nothing; a duplicate still refreshes, which repairs a refresh that failed half-way.
+nothing; a duplicate still refreshes, which repairs a refresh that failed half-way. An event
+whose application fails for another reason than an outage is counted (storage.failures) and
+ends `failed` at DMFREC_EVENT_MAX_ATTEMPTS; outages propagate, for the task to retry.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 A transient failure (database or Redis unreachable) is retried with exponential backoff and
 jitter; anything else is a bug or bad data, logged with the event id and not retried (an event
-whose task failed stays pending, and the pending sweep hands it over again later).
+the database refuses is counted on the event and ends `failed` after DMFREC_EVENT_MAX_ATTEMPTS
+hand-overs by the pending sweep; see storage.failures).
 """
 
 from __future__ import annotations
