@@ -16,7 +16,7 @@ from sqlalchemy import select, text
 
 from cli.main import main
 from storage import failures
-from storage.ingestion import guest_key
+from storage.ingestion import Policy, guest_key
 from storage.models import Base, ModelVersion
 from webhook import create_app, signing
 from worker import erasure, live, publish, training
@@ -29,7 +29,10 @@ GUEST_EMAIL = "Gina.Guest@Example.com"
 def shop(seed_shop, record, make_event):
     """Customer 42 and guest Gina everywhere, beside eight other customers."""
     rt = seed_shop(seed=9, skus="ABCDEFGH", train_epochs=1, train_members=1,
-                   fine_tune_epochs=1, gate_tolerance=1.0, webhook_secrets=SECRET)
+                   fine_tune_epochs=1, gate_tolerance=1.0, webhook_secrets=SECRET,
+                   guest_salt="erasure-test-salt-not-the-default",
+                   token_secret="erasure-test-token-secret-32-bytes")
+    rt.policy = Policy.from_settings(rt.settings)
     for k, lines in enumerate(({"SKU-A": 1, "SKU-B": 2}, {"SKU-C": 1})):
         live.process_event(rt, record(make_event(f"c42-{k}", entity_id=4200 + k,
                                                  customer_id=42, lines=lines)))
@@ -130,7 +133,8 @@ def test_dmfrec_erase_customer_leaves_no_trace(shop, r, monkeypatch, capsys):
 
     s = shop.settings
     for name, value in {"DATABASE_URL": s.database_url, "REDIS_URL": s.redis_url,
-                        "BROKER_URL": s.broker_url, "MODEL_DIR": str(s.model_dir)}.items():
+                        "BROKER_URL": s.broker_url, "MODEL_DIR": str(s.model_dir),
+                        "GUEST_SALT": s.guest_salt}.items():
         monkeypatch.setenv(f"DMFREC_{name}", value)
     from config import get_settings
 
