@@ -457,7 +457,8 @@ class Result:
     restored_s: float | None = None
     lists_checked: int = 0
     lists_stale: int = 0
-    bought_missing: int = 0
+    bought_missing: int | None = None  # None: Redis never restored (the seeded history
+    # bypassed the worker, so its customers get bought sets at beat's first restore tick)
     lists_active: int = 0
     lists_foreign: int = 0
     customers: int = 0
@@ -665,13 +666,15 @@ def _check_customers(res: Result, settings: Settings) -> None:
                 Order.customer_key.is_not(None), Order.ingested_at >= since))) \
                 if since is not None else []
         from worker import publish
+        from worker.recovery import INTACT
 
-        owned = live.window_rows(rt, customers)
-        with rt.reading() as session:
-            everything = live.customer_rows(session, customers)
-        for c in customers:
-            if owned[c] and rt.redis.smembers(publish.bought_key(c)) != set(everything[c]):
-                res.bought_missing += 1
+        if rt.redis.exists(INTACT):
+            owned = live.window_rows(rt, customers)
+            with rt.reading() as session:
+                everything = live.customer_rows(session, customers)
+            res.bought_missing = sum(
+                1 for c in customers
+                if owned[c] and rt.redis.smembers(publish.bought_key(c)) != set(everything[c]))
         loaded = rt.active_model()
         if loaded is None:
             return
@@ -778,7 +781,8 @@ def table(results: list[Result]) -> str:
             f"{x.e5xx_inside} / {x.e5xx_outside} | {x.no_answer} | "
             f"{f(down) if x.down else '-'} | {f(x.recover_s)} | {f(x.drain_s)} | {x.orphaned} | "
             f"{len(x.restarts)} | "
-            f"{lists} | {x.lists_stale} ({x.lists_checked}); {x.bought_missing} | "
+            f"{lists} | {x.lists_stale} ({x.lists_checked}); "
+            f"{'-' if x.bought_missing is None else x.bought_missing} | "
             f"{f(x.restored_s)} | "
             f"{'yes' if x.ok else 'NO'} |")
     return "\n".join(rows)
