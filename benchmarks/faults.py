@@ -652,7 +652,8 @@ def _check_customers(res: Result, settings: Settings) -> None:
     """Bought sets of every customer of the window, and the lists of every customer with an
     order applied since the active version's data was read, against the database now."""
     from storage.models import ModelVersion, Order
-    from worker import live
+    from worker import live, publish
+    from worker.recovery import INTACT
     from worker.runtime import Runtime
 
     rt = Runtime.from_settings(settings)
@@ -665,9 +666,6 @@ def _check_customers(res: Result, settings: Settings) -> None:
             recent = sorted(session.scalars(select(Order.customer_key).distinct().where(
                 Order.customer_key.is_not(None), Order.ingested_at >= since))) \
                 if since is not None else []
-        from worker import publish
-        from worker.recovery import INTACT
-
         if rt.redis.exists(INTACT):
             owned = live.window_rows(rt, customers)
             with rt.reading() as session:
