@@ -175,12 +175,8 @@ def nightly_retrain(self: Task) -> dict:
     logs.reset(task_id=self.request.id)
     rt = runtime()
     with outages_retried():
-        summary = training.nightly_retrain(rt)
-    if summary.get("status") == "locked":
-        # Another run holds the lock, or a killed run's lock has not expired yet: try again
-        # once the TTL has passed rather than lose tonight's retrain.
-        raise self.retry(countdown=max(rt.settings.train_lock_ttl_s, 1), max_retries=72)
-    return summary
+        # A run killed with the lock held (its task redelivered here) frees it within one TTL.
+        return training.nightly_retrain(rt, wait_s=2 * max(rt.settings.train_lock_ttl_s, 1))
 
 
 @app.task(name="worker.tasks.fine_tune", bind=True, **RETRY)

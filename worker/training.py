@@ -12,7 +12,7 @@ accumulate. Both go live only through the same promotion gate (`worker.gate`).
 
 One training run at a time across every host: both hold a Redis lock (redis-py's `Lock`, a
 token checked on release) for the run, with a short TTL renewed by a heartbeat; a second run
-finds it taken and returns at once (the nightly task tries again after the TTL).
+finds it taken and returns at once (the nightly task first waits up to two TTLs for it).
 """
 
 from __future__ import annotations
@@ -46,8 +46,8 @@ TRAIN_LOCK = f"{publish.PREFIX}:train:lock"
 
 
 @contextmanager
-def train_lock(rt: Runtime, also: tuple[str, ...] = ()) -> Iterator[bool]:
-    """Yields whether this process holds the training lock (never waits for it).
+def train_lock(rt: Runtime, also: tuple[str, ...] = (), wait_s: float = 0) -> Iterator[bool]:
+    """Yields whether this process holds the training lock, waiting for it up to `wait_s`.
 
     The lock lives DMFREC_TRAIN_LOCK_TTL_S and a heartbeat thread renews it every third of
     that while the run lives: a run killed with the lock held (OOM, SIGKILL) frees it within
@@ -57,7 +57,7 @@ def train_lock(rt: Runtime, also: tuple[str, ...] = ()) -> Iterator[bool]:
     ttl = max(int(rt.settings.train_lock_ttl_s), 1)
     # Not thread-local: the heartbeat thread renews the token this thread acquired.
     lock = rt.redis.lock(TRAIN_LOCK, timeout=ttl, blocking=False, thread_local=False)
-    if not lock.acquire():
+    if not lock.acquire(blocking=wait_s > 0, blocking_timeout=wait_s or None):
         yield False
         return
     stop = threading.Event()
@@ -139,10 +139,12 @@ def _save_register_publish(rt: Runtime, model, customers: list[str], skus: list[
     return {**summary, "gate": verdict.as_dict()} if verdict else summary
 
 
-def nightly_retrain(rt: Runtime, *, progress: bool = False) -> dict:
+def nightly_retrain(rt: Runtime, *, progress: bool = False, wait_s: float = 0) -> dict:
     """Train from scratch; publish the candidate only if the promotion gate lets it through.
-    `progress`: show the training progress bar (the demo; workers log instead)."""
-    with train_lock(rt) as held:
+    `progress`: show the training progress bar (the demo; workers log instead). `wait_s`: wait
+    this long for the lock (the nightly task waits two TTLs: a killed run's lock expires
+    within one, so tonight's retrain is not lost to it)."""
+    with train_lock(rt, wait_s=wait_s) as held:
         if not held:
             log.info("another training run holds the lock; skipped")
             return {"status": "locked"}

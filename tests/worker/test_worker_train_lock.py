@@ -84,3 +84,20 @@ def test_a_killed_retrain_frees_the_lock_within_the_ttl(shop, settings, r):
         assert time.monotonic() - killed < TTL + 2, "the dead run's lock outlived its TTL"
         time.sleep(0.1)
     assert summary["gate"]["promote"]
+
+
+def test_the_nightly_retrain_waits_for_a_dead_runs_lock(shop, settings):
+    """What the nightly task does (two TTLs' wait): a lock nobody renews any more (its run
+    was killed) expires within the TTL, and tonight's retrain then runs instead of giving up."""
+    other = redis_lib.Redis.from_url(settings.redis_url)
+    try:
+        assert other.lock(training.TRAIN_LOCK, timeout=TTL).acquire(blocking=False)
+        assert training.nightly_retrain(shop) == {"status": "locked"}  # no wait: gives up
+        started = time.monotonic()
+        with training.train_lock(shop, wait_s=2 * TTL) as held:
+            waited = time.monotonic() - started
+        assert held and waited <= TTL + 0.5
+        assert other.lock(training.TRAIN_LOCK, timeout=TTL).acquire(blocking=False)
+        assert training.nightly_retrain(shop, wait_s=2 * TTL)["gate"]["promote"]
+    finally:
+        other.close()
