@@ -105,6 +105,10 @@ def test_a_refused_event_ends_failed_is_counted_listed_and_retried(mrt, r, make_
 def test_retry_of_nothing_failed_is_an_error(mrt, capsys):
     assert main(["events", "--retry", "nope", "--db-url", mrt.settings.database_url]) == 1
     assert "not failed (left alone): nope" in capsys.readouterr().out
+    assert main(["events", "--all-failed", "--db-url", mrt.settings.database_url]) == 0
+    assert "0 event(s) back to pending" in capsys.readouterr().out
+    assert main(["events", "--failed", "--limit", "0"]) == 2  # a CLI error, nothing run
+    assert "--limit must be at least 1" in capsys.readouterr().err
 
 
 def test_a_redis_outage_is_retried_not_counted(mrt, make_event):
