@@ -28,14 +28,17 @@ unless-stopped`` does); each such crash is counted in the table.
 
 After the replay the harness waits (bounded) until no event is pending and the ingest queue
 and the unacked set are empty; if the active version vanished with Redis it waits for beat's
-``restore-active-version`` to publish it again (worker.versions.version_to_restore, then
-``worker.tasks.publish_version`` on the worker). It reports: events sent and accepted,
+``restore-active-version`` to restore it (worker.recovery: bought sets, the active version and
+fold-ins of every customer who bought since its training, from the database), timing it from
+Redis's return (``restored s``). It reports: events sent and accepted,
 lost (accepted but never applied, or never accepted), counted twice (interaction pairs above
 the ground truth), pairs differing from the ground truth (tests/storage/storage_oracle.py,
 computed from the source orders, not from storage.ingestion), 5xx answers inside/outside the
 down windows (a request overlapping [down, up + grace]), time to recover (from the
 dependency's return until no accepted event is pending for more than 2 s), and whether every
-customer list in Redis belongs to the active version.
+customer list in Redis belongs to the active version, every customer who bought after the
+model's training has the list a fold-in of the database's current rows gives (``stale`` counts
+those who do not), and every customer of the window has their whole bought set.
 
     .venv/bin/python -m benchmarks.faults [--orders 1000] [--rate 25] [--scenarios a,b,c,d]
 """
@@ -454,6 +457,11 @@ class Result:
     drain_s: float | None = None
     active: str | None = None
     republished: bool = False
+    restored_s: float | None = None
+    lists_checked: int = 0
+    lists_stale: int = 0
+    bought_missing: int | None = None  # None: Redis never restored (the seeded history
+    # bypassed the worker, so its customers get bought sets at beat's first restore tick)
     lists_active: int = 0
     lists_foreign: int = 0
     customers: int = 0
@@ -539,6 +547,8 @@ def run_scenario(scenario: str, services: Services, tmp: Path, orders: list[list
         time.sleep(FAULT_AT_S)
         fault.start()
         fault.join(timeout=180)
+        if scenario == "a" and res.down:
+            res.restored_s = _restored(r, res.down[-1][1])
         if res.down:
             res.recover_s = _recovery(engine, sender, res.down[-1][1])
         replay.join(timeout=600)
@@ -553,6 +563,7 @@ def run_scenario(scenario: str, services: Services, tmp: Path, orders: list[list
             _until(lambda: publish_active(r) == version[0], 150,
                    "beat's restore-active-version to publish the version again")
         _check(res, engine, r, expected, ids, sender)
+        _check_customers(res, stack.settings)
     except Exception:
         log(stack.logs())
         raise
@@ -626,6 +637,60 @@ def _inject(scenario: str, services: Services, stack: Stack, r: redis_lib.Redis,
         time.sleep(2.0)
         services.start_mariadb()
         res.down.append((down, time.monotonic()))
+
+
+def _restored(r: redis_lib.Redis, up: float, timeout_s: float = 180) -> float | None:
+    """Seconds from Redis's return until beat's restore marked it intact again."""
+    from worker.recovery import INTACT
+
+    try:
+        _until(lambda: bool(r.exists(INTACT)) and publish_active(r) is not None, timeout_s,
+               "beat's restore of the flushed Redis", step=0.25)
+    except TimeoutError:
+        return None
+    return time.monotonic() - up
+
+
+def _check_customers(res: Result, settings: Settings) -> None:
+    """Bought sets of every customer of the window, and the lists of every customer with an
+    order applied since the active version's data was read, against the database now."""
+    from storage.models import ModelVersion, Order
+    from worker import live, publish
+    from worker.recovery import INTACT
+    from worker.runtime import Runtime
+
+    rt = Runtime.from_settings(settings)
+    try:
+        with rt.reading() as session:
+            customers = sorted(session.scalars(select(Order.customer_key).distinct().where(
+                Order.customer_key.is_not(None))))
+            since = session.scalar(select(ModelVersion.window_end)
+                                   .where(ModelVersion.version == res.active))
+            recent = sorted(session.scalars(select(Order.customer_key).distinct().where(
+                Order.customer_key.is_not(None), Order.ingested_at >= since))) \
+                if since is not None else []
+        if rt.redis.exists(INTACT):
+            owned = live.window_rows(rt, customers)
+            with rt.reading() as session:
+                everything = live.customer_rows(session, customers)
+            res.bought_missing = sum(
+                1 for c in customers
+                if owned[c] and rt.redis.smembers(publish.bought_key(c)) != set(everything[c]))
+        loaded = rt.active_model()
+        if loaded is None:
+            return
+        fresh = live.fold_in_lists(rt, loaded, live.window_rows(rt, recent))
+        res.lists_checked = len(fresh)
+        for c, pairs in fresh.items():
+            stored = publish.decode(rt.redis.get(publish.user_key(loaded.version, c))) or []
+            if len(stored) != len(pairs) or any(
+                    abs(a - b) > 1e-4 for (_, a), (_, b) in zip(stored, pairs, strict=True)):
+                res.lists_stale += 1
+                if res.lists_stale <= 3:
+                    res.notes.append(f"stale list of {c}: {stored[:3]} != {pairs[:3]}")
+    finally:
+        rt.engine.dispose()
+        rt.redis.close()
 
 
 def _recovery(engine: Engine, sender: Sender, up: float) -> float | None:
@@ -704,8 +769,9 @@ def table(results: list[Result]) -> str:
     rows = ["| scenario | events sent / deliveries | accepted | lost | counted twice | "
             "pairs ≠ truth (of) | 5xx in / out of down windows | no answer | down s | "
             "recover s | drain s | unacked left | crashes | "
-            "lists: active / foreign; customers with a list | ok |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
+            "lists: active / foreign; customers with a list | stale lists (checked); "
+            "bought sets wrong | Redis restored s | ok |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---|"]
     for x in results:
         down = sum(b - a for a, b in x.down)
         lists = (f"{x.lists_active} / {x.lists_foreign}; {x.customers_with_list} of "
@@ -716,7 +782,9 @@ def table(results: list[Result]) -> str:
             f"{x.e5xx_inside} / {x.e5xx_outside} | {x.no_answer} | "
             f"{f(down) if x.down else '-'} | {f(x.recover_s)} | {f(x.drain_s)} | {x.orphaned} | "
             f"{len(x.restarts)} | "
-            f"{lists} | "
+            f"{lists} | {x.lists_stale} ({x.lists_checked}); "
+            f"{'-' if x.bought_missing is None else x.bought_missing} | "
+            f"{f(x.restored_s)} | "
             f"{'yes' if x.ok else 'NO'} |")
     return "\n".join(rows)
 

@@ -10,13 +10,13 @@ from cli import errors
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cli import demo, evaluate, import_cmd, recommend, train
+    from cli import demo, erase, evaluate, events, import_cmd, recommend, train
 
     parser = argparse.ArgumentParser(
         prog="dmfrec", description="Deep Matrix Factorization recommendations for Magento shops."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (demo, train, evaluate, recommend, import_cmd):
+    for module in (demo, train, evaluate, recommend, import_cmd, events, erase):
         module.register(sub)
     return parser
 

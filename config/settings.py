@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     train_epochs: int = 0  # nightly retrain epochs (0: the model's default)
     train_members: int = 0  # networks in the nightly model's ensemble (0: the model's default)
     train_warm_start: bool = True  # nightly retrain starts from the active model's weights
+    # Data lifecycle and recovery (issue 16: bad events, training lock, retention).
+    event_max_attempts: int = 3  # failed applications (not outages) before an event is `failed`
+    train_lock_ttl_s: int = 300  # training lock TTL, renewed by a heartbeat while a run lives
+    event_retention_days: int = 30  # processed events (compact rows, failed payloads) kept
+    artifacts_kept: int = 5  # newest model artifacts kept on disk (the active one always)
     fine_tune_epochs: int = 3  # epochs of each fine-tuning run on the active model
     fine_tune_after_events: int = 500  # fine-tune once this many events were applied (0: off)
     fine_tune_after_minutes: int = 240  # ...or this long after the last run, if any came (0: off)

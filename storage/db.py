@@ -21,7 +21,8 @@ from typing import TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import get_settings
@@ -116,8 +117,8 @@ _MYSQL_OUTAGE_CODES = {1040, 1053, 1205, 1213, 1927, 2002, 2003, 2005, 2006, 201
 
 def is_outage(exc: BaseException) -> bool:
     """Whether a database error is an outage (retry later) rather than a bug or bad data."""
-    if isinstance(exc, InterfaceError):
-        return True  # the connection itself is unusable
+    if isinstance(exc, InterfaceError | DisconnectionError | PoolTimeout):
+        return True  # the connection itself is unusable, or the pool is exhausted
     if not isinstance(exc, OperationalError):
         return False
     args = getattr(exc.orig, "args", ())

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -179,6 +180,7 @@ class _Delivery:
     event_id: str | None = None
     products: Sequence[ProductInfo] = ()
     info_at: datetime | None = None
+    stored_key: str | None = None  # a compacted event's recorded customer key (no email left)
     key: tuple[datetime, Decimal] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -186,15 +188,19 @@ class _Delivery:
         self.info_at = self.info_at or self.order.updated_at
 
 
-def _delivery(item: OrderSnapshot | SnapshotEvent) -> _Delivery:
+def _delivery(item: OrderSnapshot | SnapshotEvent, keys: Mapping[str, str | None]
+              ) -> _Delivery:
     if isinstance(item, SnapshotEvent):
-        return _Delivery(item.order, item.event_id, item.products, item.occurred_at)
+        return _Delivery(item.order, item.event_id, item.products, item.occurred_at,
+                         keys.get(item.event_id))
     return _Delivery(item)
 
 
 def _order_row(d: _Delivery, policy: Policy, now: datetime) -> dict[str, Any]:
     o = d.order
     key, guest = customer_key(o, policy.guest_salt)
+    if key is None and d.stored_key is not None:
+        key = d.stored_key  # a compacted guest event: the key it was applied under
     return {
         "entity_id": o.entity_id,
         "increment_id": o.increment_id,
@@ -218,14 +224,16 @@ def apply_snapshots(
     session: Session,
     items: Sequence[OrderSnapshot | SnapshotEvent],
     policy: Policy | None = None,
+    keys: Mapping[str, str | None] | None = None,
 ) -> list[Outcome]:
     """Apply validated snapshots inside the caller's transaction; "applied" or "stale" each.
 
     Several snapshots of one order may be in `items`: the newest wins, as if applied in turn.
+    `keys`: event_id -> the customer key recorded for a compacted event (its email is gone).
     """
     policy = policy or Policy.from_settings()
     now = utcnow()
-    deliveries = [_delivery(item) for item in items]
+    deliveries = [_delivery(item, keys or {}) for item in items]
     best: dict[int, _Delivery] = {}
     for d in deliveries:
         cur = best.get(d.order.entity_id)
@@ -463,8 +471,31 @@ def _apply_pending(
 ) -> dict[str, Outcome]:
     outcomes = apply_snapshots(session, events, policy)
     result: dict[str, Outcome] = dict(zip([e.event_id for e in events], outcomes, strict=True))
-    _mark(session, result, {}, utcnow())
+    _mark_compact(session, events, result, policy, utcnow())
     return result
+
+
+def compact_body(event: SnapshotEvent) -> str:
+    """What an applied event keeps: only the fields ingestion reads, never the email (nor
+    the addresses, names and other extras a raw body may carry: the schema drops them), and
+    no field at its default (zero quantities, `simple`): parsing restores those."""
+    data = event.model_dump(mode="json", exclude_none=True, exclude_defaults=True,
+                            exclude={"order": {"customer_email"}})
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def _mark_compact(session: Session, events: Sequence[SnapshotEvent],
+                  outcomes: Mapping[str, Outcome], policy: Policy, now: datetime) -> None:
+    """Mark applied/stale events processed, with their compact payload and customer key."""
+    rows = [{"eid": e.event_id, "st": outcomes[e.event_id], "body": compact_body(e),
+             "ck": customer_key(e.order, policy.guest_salt)[0]}
+            for e in sorted(events, key=lambda e: e.event_id)]
+    if rows:
+        session.execute(
+            update(EVENTS).where(EVENTS.c.event_id == bindparam("eid"))
+            .values(status=bindparam("st"), processed_at=now, payload=bindparam("body"),
+                    customer_key=bindparam("ck")),
+            rows)
 
 
 def ingest(
@@ -558,19 +589,34 @@ def process(
 
 
 def pending_event_ids(
-    engine_or_url: Engine | str | None, older_than_s: float = 0, limit: int = 1000
+    engine_or_url: Engine | str | None, older_than_s: float = 0, limit: int = 1000,
+    after: tuple[datetime, int] | None = None,
 ) -> list[str]:
     """Ids of events still pending after `older_than_s` seconds, oldest first (to re-enqueue)."""
-    cutoff = utcnow() - timedelta(seconds=older_than_s)
+    return [r[0] for r in pending_page(engine_or_url, older_than_s, limit, after)]
 
-    def work(session: Session) -> list[str]:
-        q = (
-            select(EVENTS.c.event_id)
-            .where(EVENTS.c.status == "pending", EVENTS.c.received_at <= cutoff)
-            .order_by(EVENTS.c.received_at)
-            .limit(limit)
-        )
-        return list(session.scalars(q))
+
+def pending_page(
+    engine_or_url: Engine | str | None, older_than_s: float = 0, limit: int = 1000,
+    after: tuple[datetime, int] | None = None,
+) -> list[tuple[str, datetime, int]]:
+    """(event_id, received_at, id) of pending events older than `older_than_s`, oldest first,
+    starting after the `(received_at, id)` cursor `after`: the sweep pages through every pending
+    event, so old ones it cannot send never hide a newer lost one."""
+    cutoff = utcnow() - timedelta(seconds=older_than_s)
+    q = (
+        select(EVENTS.c.event_id, EVENTS.c.received_at, EVENTS.c.id)
+        .where(EVENTS.c.status == "pending", EVENTS.c.received_at <= cutoff)
+        .order_by(EVENTS.c.received_at, EVENTS.c.id)
+        .limit(limit)
+    )
+    if after is not None:
+        at, last_id = after
+        q = q.where((EVENTS.c.received_at > at)
+                    | ((EVENTS.c.received_at == at) & (EVENTS.c.id > last_id)))
+
+    def work(session: Session) -> list[tuple[str, datetime, int]]:
+        return [tuple(r) for r in session.execute(q)]
 
     return run_transaction(engine_or_url, work)
 
@@ -580,14 +626,16 @@ def replay(
 ) -> int:
     """Apply every stored applied/stale payload again, oldest first; returns how many.
 
-    Needed after changing GUEST_SALT (customer keys are stored on the orders); orders that came
-    only through `dmfrec import magento` are not events: import them again too.
+    Applied events are kept compact, without the email: a guest's order keeps the key it was
+    applied under, so a new GUEST_SALT does not re-key guests whose events were compacted
+    (import the orders again with `dmfrec import magento` for that). Orders that came only
+    through `dmfrec import magento` are not events: import them again too.
     """
     policy = policy or Policy.from_settings()
     last, done = 0, 0
     while True:
         q = (
-            select(EVENTS.c.id, EVENTS.c.payload)
+            select(EVENTS.c.id, EVENTS.c.event_id, EVENTS.c.payload, EVENTS.c.customer_key)
             .where(EVENTS.c.id > last, EVENTS.c.status.in_(("applied", "stale")))
             .order_by(EVENTS.c.id)
             .limit(batch)
@@ -596,5 +644,7 @@ def replay(
         if not rows:
             return done
         events = [parse_event(r.payload) for r in rows]
-        run_transaction(engine_or_url, lambda s, ev=events: apply_snapshots(s, ev, policy))
+        keys = {r.event_id: r.customer_key for r in rows}
+        run_transaction(engine_or_url,
+                        lambda s, ev=events, k=keys: apply_snapshots(s, ev, policy, k))
         last, done = rows[-1].id, done + len(rows)

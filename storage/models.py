@@ -114,7 +114,8 @@ class OrderLine(Base):
 
 
 class Event(Base):
-    """A received order snapshot event; `payload` is the body exactly as received."""
+    """A received order snapshot event; `payload` is the body as received until the event is
+    applied, then its compact form (storage.retention: no email, nothing ingestion ignores)."""
 
     __tablename__ = "events"
     __table_args__ = (
@@ -134,6 +135,12 @@ class Event(Base):
     status: Mapped[str] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text)
     payload: Mapped[str] = mapped_column(LongText)
+    # Failed applications that were not outages: the event ends `failed` at the limit
+    # (DMFREC_EVENT_MAX_ATTEMPTS) instead of being handed over forever.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Whom the event counted for, set when it is applied: erasure finds a customer's events
+    # by it once the payload is compacted (no email left to match).
+    customer_key: Mapped[str | None] = mapped_column(String(KEY_LEN), index=True)
 
 
 class Interaction(Base):

@@ -25,6 +25,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     from config import logs
     from webhook import catalog, health, openapi, services, storefront, webhooks, widget
+    from webhook.admin import bp as admin_bp  # issue 16: erasure
 
     settings = service_settings(settings)
     app = Flask(__name__)
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(storefront.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(widget.bp)
+    app.register_blueprint(admin_bp)
     if settings.cors_origin_list:
         CORS(
             app,

@@ -41,5 +41,5 @@ def readyz() -> tuple[Response, int]:
 
 @bp.get("/metrics")
 def prometheus_metrics() -> Response:
-    body, content_type = metrics.render()
+    body, content_type = metrics.render(services.engine())
     return Response(body, content_type=content_type)

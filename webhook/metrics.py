@@ -19,6 +19,10 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.core import GaugeMetricFamily
+from sqlalchemy import Engine
+
+from storage.failures import status_counts
 
 WEBHOOK_EVENTS = Counter(
     "dmfrec_webhook_events_total",
@@ -42,10 +46,48 @@ REQUEST_SECONDS = Histogram(
 )
 
 
-def render() -> tuple[bytes, str]:
-    """The exposition text (aggregated over workers in multiprocess mode) and its type."""
+def render(engine: Engine | None = None) -> tuple[bytes, str]:
+    """The exposition text (aggregated over workers in multiprocess mode) and its type; with
+    `engine`, the event backlog gauges read from the database at scrape time too."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-        return generate_latest(registry), CONTENT_TYPE_LATEST
-    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+        body = generate_latest(registry)
+    else:
+        body = generate_latest(REGISTRY)
+    if engine is not None:
+        body += generate_latest(_event_registry(engine))
+    return body, CONTENT_TYPE_LATEST
+
+
+class _EventCounts:
+    """Pending and failed events, counted in the database at scrape time: right across every
+    worker process and restart (a process-local counter would be neither). A collector, not a
+    Gauge, so nothing is written to the multiprocess files."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def collect(self):
+        events = GaugeMetricFamily(
+            "dmfrec_events", "Received events by status (pending: not applied yet; failed: "
+            "refused by the database or invalid, see `dmfrec events --failed`)",
+            labels=["status"])
+        up = GaugeMetricFamily("dmfrec_events_count_up", "1 when the event counts were read")
+        try:
+            counts = status_counts(self.engine)
+        except Exception:  # the database is down: say so; the rest of /metrics still answers
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        for status, count in counts.items():
+            events.add_metric([status], count)
+        yield events
+        yield up
+
+
+def _event_registry(engine: Engine) -> CollectorRegistry:
+    registry = CollectorRegistry()
+    registry.register(_EventCounts(engine))
+    return registry

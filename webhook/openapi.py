@@ -13,6 +13,7 @@ from flask import Blueprint, Response, jsonify
 
 from storage.catalog import CatalogEvent
 from storage.snapshot import SnapshotEvent
+from webhook.admin import EraseRequest
 from webhook.query import CustomerListQuery, DemoQuery, ListQuery, openapi_parameters
 
 bp = Blueprint("openapi", __name__)
@@ -63,6 +64,7 @@ def document() -> dict[str, Any]:
         "Accepted": {"type": "object", "properties": {
             "status": {"type": "string", "enum": ["accepted", "duplicate"]},
             "event_id": {"type": "string"}}},
+        "EraseRequest": EraseRequest.model_json_schema(ref_template=REF),
         "ListItem": list_item,
         "CustomerList": {"type": "object", "required": ["customer_id", "fallback", "items"],
                          "properties": {
@@ -163,6 +165,20 @@ def document() -> dict[str, Any]:
                 "responses": {"200": {"description": "the list", **_json("PopularList")},
                               "400": _error("bad limit, exclude or website"),
                               "503": _error("Redis unavailable")}}},
+            "/admin/erase": {"post": {
+                "summary": "Erase one customer (id) or guest (email) everywhere; signed like "
+                           "the order webhook",
+                "parameters": SIGNATURE_HEADERS,
+                "requestBody": {"required": True, **_json("EraseRequest")},
+                "responses": {
+                    "200": {"description": "erased from the database and Redis; artifacts "
+                            "scrubbed by a queued task", "content": {"application/json": {
+                                "schema": {"type": "object"}}}},
+                    "400": _error("not exactly one valid customer_id or email"),
+                    "401": _error("missing, bad or stale signature"),
+                    "415": _error("Content-Type is not application/json"),
+                    "503": _error("database or Redis unavailable; retry later"),
+                }}},
             "/healthz": {"get": {"summary": "process is up",
                                  "responses": {"200": {"description": "ok"}}}},
             "/readyz": {"get": {"summary": "database and Redis reachable", "responses": {

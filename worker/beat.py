@@ -49,8 +49,18 @@ SCHEDULE = {
         "task": "worker.tasks.maybe_fine_tune",
         "schedule": timedelta(seconds=60),
     },
-    # A Redis restarted without its data has no active version: fold-ins stop until the
-    # database's active version is published again (train queue).
+    # A Redis restarted without its data: bought sets, the database's active version and
+    # the fold-ins since its training are rebuilt (worker.recovery).
+    # Erased customers leave every retained artifact (the admin endpoint also queues this).
+    "scrub-artifacts": {
+        "task": "worker.tasks.scrub_artifacts",
+        "schedule": crontab(hour=4, minute=30),
+    },
+    # Processed events past DMFREC_EVENT_RETENTION_DAYS, artifacts past DMFREC_ARTIFACTS_KEPT.
+    "retention": {
+        "task": "worker.tasks.retention",
+        "schedule": crontab(hour=4, minute=45),
+    },
     "restore-active-version": {
         "task": "worker.tasks.restore_active_version",
         "schedule": timedelta(seconds=60),

@@ -34,6 +34,9 @@ TASK_ROUTES = {
     "worker.tasks.refresh_hidden_skus": {"queue": INGEST_QUEUE},
     "worker.tasks.maybe_fine_tune": {"queue": INGEST_QUEUE},
     "worker.tasks.restore_active_version": {"queue": INGEST_QUEUE},
+    "worker.tasks.restore_redis": {"queue": INGEST_QUEUE},  # recovery: not behind training
+    "worker.tasks.scrub_artifacts": {"queue": INGEST_QUEUE},  # erasure: not behind training
+    "worker.tasks.retention": {"queue": INGEST_QUEUE},
     "worker.tasks.publish_version": {"queue": TRAIN_QUEUE},
     "worker.tasks.fine_tune": {"queue": TRAIN_QUEUE},
     "worker.tasks.nightly_retrain": {"queue": TRAIN_QUEUE},

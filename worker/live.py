@@ -4,7 +4,9 @@
 stale or failed), then refresh the customers it touched: their bought-SKU set and, when a
 model version is active, their top-N, by folding their new purchase row into the active model
 (no training). Every step is idempotent, so a redelivered task or a repeated event changes
-nothing; a duplicate still refreshes, which repairs a refresh that failed half-way.
+nothing; a duplicate still refreshes, which repairs a refresh that failed half-way. An event
+whose application fails for another reason than an outage is counted (storage.failures) and
+ends `failed` at DMFREC_EVENT_MAX_ATTEMPTS; outages propagate, for the task to retry.
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ import scipy.sparse as sp
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from storage import ingestion
+from storage import failures, ingestion
+from storage.db import is_outage
 from storage.models import Event, Interaction, Order, Product
-from storage.snapshot import SnapshotError, parse_event
 from worker import events, publish
 from worker.runtime import LoadedModel, Runtime
 
@@ -33,7 +35,7 @@ def process_event(rt: Runtime, event_id: str) -> dict:
     """Ingest one recorded event and refresh the affected customers; returns a small summary."""
     with rt.reading() as session:
         row = session.execute(
-            select(Event.order_id, Event.payload).where(Event.event_id == event_id)
+            select(Event.order_id).where(Event.event_id == event_id)
         ).first()
         # The order's customer before this event: a changed customer (deleted in Magento,
         # now keyed as a guest) loses the purchases, so both are refreshed.
@@ -42,15 +44,23 @@ def process_event(rt: Runtime, event_id: str) -> dict:
     if row is None:
         log.warning("event not found; nothing to do")
         return {"event_id": event_id, "outcome": "missing", "customers": []}
-    outcome = ingestion.process(rt.engine, [event_id], rt.policy)[event_id]
+    try:
+        outcome = ingestion.process(rt.engine, [event_id], rt.policy)[event_id]
+    except Exception as exc:
+        if is_outage(exc) or isinstance(exc, MemoryError):
+            raise  # the task retries an outage; the event is not at fault
+        # Bad data or a bug: the same failure every time. Counted; failed at the limit.
+        error = f"{type(exc).__name__}: {exc}"
+        outcome = failures.note_failure(rt.engine, event_id, error,
+                                        rt.settings.event_max_attempts)
+        log.warning("event failed to apply", extra={"outcome": outcome, "error": error[:500]})
+        return {"event_id": event_id, "outcome": outcome, "customers": []}
     log.info("event processed", extra={"outcome": outcome})
     customers: list[str] = []
     if outcome in REFRESH_OUTCOMES:
-        try:
-            order = parse_event(row.payload).order
-        except SnapshotError:
-            order = None
-        after = None if order is None else ingestion.customer_key(order, rt.policy.guest_salt)[0]
+        with rt.reading() as session:  # the key the event was applied under
+            after = session.scalar(select(Event.customer_key)
+                                   .where(Event.event_id == event_id))
         customers = sorted({k for k in (before, after) if k is not None})
         refresh_customers(rt, customers)
         refresh_popular(rt)
@@ -122,17 +132,47 @@ def refresh_customers(rt: Runtime, customer_ids: Iterable[str]) -> int:
     with rt.reading() as session:
         rows = customer_rows(session, ids)
         recent = rows if since is None else customer_rows(session, ids, since)
+    ttl = days * 86400 if days > 0 else None  # bought sets expire with the window
     for customer, row in rows.items():
-        publish.set_bought(rt.redis, customer, row.keys())
+        publish.set_bought(rt.redis, customer, row.keys(), ttl)
     loaded = rt.active_model()
     if loaded is None:
         return 0
     refreshed = 0
-    for customer, row in recent.items():
-        pairs = fold_in_pairs(loaded, row, rt.settings.value_scheme, rt.settings.publish_n)
+    for customer, pairs in fold_in_lists(rt, loaded, recent).items():
         if publish.publish_user_if_active(rt.redis, loaded.version, customer, pairs):
             refreshed += 1
     return refreshed
+
+
+def window_rows(rt: Runtime, customer_ids: Iterable[str]) -> dict[str, dict[str, tuple]]:
+    """Each customer's purchases inside the training window: the rows fold-ins use."""
+    days = rt.settings.window_days
+    since = ingestion.utcnow() - timedelta(days=days) if days > 0 else None
+    with rt.reading() as session:
+        return customer_rows(session, customer_ids, since)
+
+
+def fold_in_lists(rt: Runtime, loaded: LoadedModel, rows: dict[str, dict[str, tuple]]
+                  ) -> dict[str, list[tuple[str, float]]]:
+    """customer -> the list a fold-in of `rows` gives (what the live loop publishes)."""
+    return {customer: fold_in_pairs(loaded, row, rt.settings.value_scheme,
+                                    rt.settings.publish_n)
+            for customer, row in rows.items()}
+
+
+def refresh_since(rt: Runtime, since: datetime, chunk: int = 500) -> int:
+    """Refresh every customer with an order applied since `since` (bought set and fold-in
+    from today's rows): after a publish, the lists of customers who bought while the model
+    trained (or since it trained, after Redis lost its data) follow their purchases.
+    Returns how many customers were refreshed."""
+    with rt.reading() as session:
+        ids = sorted(session.scalars(
+            select(Order.customer_key).distinct()
+            .where(Order.ingested_at >= since, Order.customer_key.is_not(None))))
+    for lo in range(0, len(ids), chunk):
+        refresh_customers(rt, ids[lo:lo + chunk])
+    return len(ids)
 
 
 # ---------------------------------------------------------------- shop-wide lists
@@ -177,14 +217,35 @@ def refresh_hidden_skus(rt: Runtime) -> int:
     return publish.set_hidden_skus(rt.redis, skus)
 
 
-def enqueue_pending(rt: Runtime, celery) -> int:
+def enqueue_pending(rt: Runtime, celery, *, send_limit: int = 1000, page: int = 1000,
+                    scan_limit: int = 200_000) -> int:
     """Send events still pending after DMFREC_PENDING_AFTER_S that were not sent within the
-    last DMFREC_RESEND_AFTER_S (broker down then, or the task was lost)."""
-    pending = ingestion.pending_event_ids(rt.engine, older_than_s=rt.settings.pending_after_s)
-    ids = events.unmarked(rt.redis, pending)
-    sent = sum(events.enqueue(celery, event_id, rt.redis, rt.settings.resend_after_s)
-               for event_id in ids)
-    if pending:
+    last DMFREC_RESEND_AFTER_S (broker down then, or the task was lost).
+
+    Pages through the pending events oldest first until `send_limit` were sent or
+    `scan_limit` seen, so a long backlog of recently sent (or repeatedly failing) events
+    never hides a newer lost one."""
+    sent = seen = unsent = 0
+    after = None
+    while sent < send_limit and seen < scan_limit:
+        rows = ingestion.pending_page(rt.engine, rt.settings.pending_after_s, page, after)
+        if not rows:
+            break
+        seen += len(rows)
+        after = (rows[-1][1], rows[-1][2])
+        ids = events.unmarked(rt.redis, [r[0] for r in rows])[: send_limit - sent]
+        unsent += len(ids)
+        for event_id in ids:
+            if not events.enqueue(celery, event_id, rt.redis, rt.settings.resend_after_s):
+                return _sent(seen, unsent, sent)  # broker down: the next sweep tries again
+            sent += 1
+        if len(rows) < page:
+            break
+    return _sent(seen, unsent, sent)
+
+
+def _sent(seen: int, unsent: int, sent: int) -> int:
+    if seen:
         log.info("re-enqueued pending events",
-                 extra={"pending": len(pending), "unsent": len(ids), "sent": sent})
+                 extra={"pending": seen, "unsent": unsent, "sent": sent})
     return sent

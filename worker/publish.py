@@ -9,7 +9,9 @@ Keys (all under ``dmfrec:``; lists are JSON arrays of ``[sku, score]`` pairs, be
     dmfrec:v:<version>:meta            hash    activated_at, n_users, n_items
     dmfrec:popular                     string  JSON popular SKUs (no model needed), replaced whole
     dmfrec:hidden_skus                 set     disabled / out-of-stock SKUs, never shown
-    dmfrec:bought:<customer>           set     SKUs the customer bought (read-time exclusion)
+    dmfrec:bought:<customer>           set     SKUs the customer bought (read-time exclusion;
+                                               expires a training window after the purchase)
+    dmfrec:intact                      string  Redis holds the rebuilt state (worker.recovery)
     dmfrec:popular:lock                string  throttles popular-list recomputation (TTL)
     dmfrec:enqueued:<event_id>         string  event sent to the broker recently (TTL)
 
@@ -168,14 +170,18 @@ def hide_skus(r: redis_lib.Redis, skus: Iterable[str], hidden: bool = True) -> N
         (r.sadd if hidden else r.srem)(HIDDEN_SKUS, *members)
 
 
-def set_bought(r: redis_lib.Redis, customer_id: str, skus: Iterable[str]) -> None:
-    """Replace the set of SKUs `customer_id` currently owns (after cancels and refunds)."""
+def set_bought(r: redis_lib.Redis, customer_id: str, skus: Iterable[str],
+               ttl_s: int | None = None) -> None:
+    """Replace the set of SKUs `customer_id` currently owns (after cancels and refunds);
+    with `ttl_s`, it expires then (the training window after the last purchase)."""
     members = sorted({str(s) for s in skus})
     key = bought_key(str(customer_id))
     pipe = r.pipeline(transaction=True)
     pipe.delete(key)
     if members:
         pipe.sadd(key, *members)
+        if ttl_s is not None and ttl_s > 0:
+            pipe.expire(key, int(ttl_s))
     pipe.execute()
 
 

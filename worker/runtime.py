@@ -24,6 +24,8 @@ from storage.ingestion import Policy
 from storage.models import ModelVersion
 from worker import publish
 
+ERASED = "erased:"  # customer id placeholder of an erased customer's row (worker.erasure)
+
 
 @dataclass
 class LoadedModel:

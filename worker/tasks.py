@@ -2,7 +2,8 @@
 
 A transient failure (database or Redis unreachable) is retried with exponential backoff and
 jitter; anything else is a bug or bad data, logged with the event id and not retried (an event
-whose task failed stays pending, and the pending sweep hands it over again later).
+the database refuses is counted on the event and ends `failed` after DMFREC_EVENT_MAX_ATTEMPTS
+hand-overs by the pending sweep; see storage.failures).
 """
 
 from __future__ import annotations
@@ -126,16 +127,46 @@ def refresh_hidden_skus(self: Task) -> int:
 
 
 @app.task(name="worker.tasks.restore_active_version", bind=True, **RETRY)
-def restore_active_version(self: Task) -> str | None:
-    """Periodic: after Redis lost its data, publish the database's active version again."""
-    from worker.versions import version_to_restore
+def restore_active_version(self: Task) -> bool:
+    """Periodic: when Redis lost its state, queue one restore from the database."""
+    from worker import recovery
 
     logs.reset(task_id=self.request.id)
     with outages_retried():
-        version = version_to_restore(runtime())
-    if version is not None:
-        publish_version.apply_async(args=[version])
-    return version
+        lost = recovery.redis_lost(runtime())
+    if lost:
+        restore_redis.apply_async()
+    return lost
+
+
+@app.task(name="worker.tasks.restore_redis", bind=True, **RETRY)
+def restore_redis(self: Task) -> dict:
+    """Rebuild bought sets and the active version's lists (with fold-ins) from the database."""
+    from worker import recovery
+
+    logs.reset(task_id=self.request.id)
+    with outages_retried():
+        return recovery.restore(runtime())
+
+
+@app.task(name="worker.tasks.scrub_artifacts", bind=True, **RETRY)
+def scrub_artifacts(self: Task) -> int:
+    """After an erasure (and daily): blank erased customers in every retained artifact."""
+    from worker import erasure
+
+    logs.reset(task_id=self.request.id)
+    with outages_retried():
+        return erasure.scrub_artifacts(runtime())
+
+
+@app.task(name="worker.tasks.retention", bind=True, **RETRY)
+def retention(self: Task) -> dict:
+    """Daily: purge processed events past their retention, prune old model artifacts."""
+    from worker import retention as lifecycle
+
+    logs.reset(task_id=self.request.id)
+    with outages_retried():
+        return lifecycle.run(runtime())
 
 
 @app.task(name="worker.tasks.publish_version", bind=True, **RETRY)
@@ -154,8 +185,10 @@ def nightly_retrain(self: Task) -> dict:
     from worker import training
 
     logs.reset(task_id=self.request.id)
+    rt = runtime()
     with outages_retried():
-        return training.nightly_retrain(runtime())
+        # A run killed with the lock held (its task redelivered here) frees it within one TTL.
+        return training.nightly_retrain(rt, wait_s=2 * max(rt.settings.train_lock_ttl_s, 1))
 
 
 @app.task(name="worker.tasks.fine_tune", bind=True, **RETRY)

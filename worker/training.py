@@ -7,22 +7,29 @@ Both read the counted purchases of the training window from the database
 
 Fine-tuning keeps the active model's weights and index: customers and SKUs that appeared since
 get new first-layer rows (the towers grow), every row is refreshed from the database, and a few
-epochs adapt the weights. The nightly retrain starts over, so old drift cannot accumulate; its
-candidate goes live only through the promotion gate (`worker.gate`).
+epochs adapt a copy of the weights. The nightly retrain starts over, so old drift cannot
+accumulate. Both go live only through the same promotion gate (`worker.gate`).
 
 One training run at a time across every host: both hold a Redis lock (redis-py's `Lock`, a
-token checked on release) for the run; a second run finds it taken and returns at once.
+token checked on release) for the run, with a short TTL renewed by a heartbeat; a second run
+finds it taken and returns at once (the nightly task first waits up to two TTLs for it).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
+import redis as redis_lib
 import scipy.sparse as sp
+from redis.exceptions import LockError, LockNotOwnedError
 
 from model.artifact import new_version_id
 from model.interactions import Interactions
@@ -32,7 +39,7 @@ from storage.ingestion import utcnow
 from storage.models import ModelVersion
 from storage.training_data import load_interactions
 from worker import gate, publish, triggers
-from worker.runtime import Runtime
+from worker.runtime import LoadedModel, Runtime, load_model
 from worker.versions import publish_model_version
 
 log = logging.getLogger("dmfrec.worker")
@@ -40,20 +47,49 @@ TRAIN_LOCK = f"{publish.PREFIX}:train:lock"
 
 
 @contextmanager
-def train_lock(rt: Runtime) -> Iterator[bool]:
-    """Yields whether this process holds the training lock (never waits for it).
+def train_lock(rt: Runtime, also: tuple[str, ...] = (), wait_s: float = 0) -> Iterator[bool]:
+    """Yields whether this process holds the training lock, waiting for it up to `wait_s`.
 
-    Its timeout is the broker's visibility timeout: a run killed with the lock held frees it
-    no later than the broker would hand its task to another worker.
+    The lock lives DMFREC_TRAIN_LOCK_TTL_S and a heartbeat thread renews it every third of
+    that while the run lives: a run killed with the lock held (OOM, SIGKILL) frees it within
+    the TTL, and a run longer than the TTL keeps it. Keys in `also` (the fine-tune trigger's
+    claim) get the same TTL and renewals, so they do not outlive a killed run either.
     """
-    lock = rt.redis.lock(TRAIN_LOCK, timeout=rt.settings.train_visibility_timeout_s,
-                         blocking=False)
-    held = lock.acquire()
+    ttl = max(int(rt.settings.train_lock_ttl_s), 1)
+    # Not thread-local: the heartbeat thread renews the token this thread acquired.
+    lock = rt.redis.lock(TRAIN_LOCK, timeout=ttl, blocking=False, thread_local=False)
+    if not lock.acquire(blocking=wait_s > 0, blocking_timeout=wait_s or None):
+        yield False
+        return
+    stop = threading.Event()
+    beat = threading.Thread(target=_heartbeat, args=(rt.redis, lock, ttl, also, stop),
+                            name="train-lock-heartbeat", daemon=True)
+    beat.start()
     try:
-        yield held
+        yield True
     finally:
-        if held:
+        stop.set()
+        beat.join()
+        with contextlib.suppress(LockError):
             lock.release()
+
+
+def _heartbeat(r, lock, ttl: int, also: tuple[str, ...], stop: threading.Event) -> None:
+    """Renew the lock (and `also`) to the full TTL every ttl/3 s until `stop`."""
+    pending = list(also)
+    while True:
+        for key in pending:
+            with contextlib.suppress(redis_lib.RedisError):
+                r.expire(key, ttl)
+        if stop.wait(ttl / 3):
+            return
+        try:
+            lock.reacquire()
+        except LockNotOwnedError:
+            log.error("training lock lost (expired before its renewal); another run may start")
+            return
+        except redis_lib.RedisError:  # Redis unreachable for a moment: try again next beat
+            log.warning("could not renew the training lock", exc_info=True)
 
 
 def _data(rt: Runtime, window_days: int | None = None,
@@ -65,13 +101,16 @@ def _data(rt: Runtime, window_days: int | None = None,
 
 def _save_register_publish(rt: Runtime, model, customers: list[str], skus: list[str],
                            kind: str, parent: str | None = None,
-                           verdict: gate.Verdict | None = None) -> dict:
-    """Save and register the model; publish it unless the gate rejected it."""
+                           verdict: gate.Verdict | None = None,
+                           data_at: datetime | None = None) -> dict:
+    """Save and register the model; publish it unless the gate rejected it. `data_at`: when
+    its rows were read (the window's end; orders applied later are folded in on publish)."""
     promote = verdict is None or verdict.promote
     version = new_version_id()
     model.version = version
     path = rt.model_path_for_new(version)
     now = utcnow()
+    data_at = data_at or now
     model.save(path, metadata={
         "customer_ids": customers, "skus": skus, "kind": kind, "parent_version": parent,
         "window_days": rt.settings.window_days, "value_scheme": rt.settings.value_scheme,
@@ -82,9 +121,9 @@ def _save_register_publish(rt: Runtime, model, customers: list[str], skus: list[
         session.add(ModelVersion(
             version=version, status="candidate" if promote else "rejected",
             artifact_path=str(path), metrics={"gate": verdict.as_dict()} if verdict else None,
-            window_start=now - timedelta(days=rt.settings.window_days) if
+            window_start=data_at - timedelta(days=rt.settings.window_days) if
             rt.settings.window_days > 0 else None,
-            window_end=now, n_users=len(customers), n_items=len(skus),
+            window_end=data_at, n_users=len(customers), n_items=len(skus),
             n_interactions=int(model.matrix.nnz), created_at=now,
             notes=f"{kind}" + (f" of {parent}" if parent else ""),
         ))
@@ -101,10 +140,12 @@ def _save_register_publish(rt: Runtime, model, customers: list[str], skus: list[
     return {**summary, "gate": verdict.as_dict()} if verdict else summary
 
 
-def nightly_retrain(rt: Runtime, *, progress: bool = False) -> dict:
+def nightly_retrain(rt: Runtime, *, progress: bool = False, wait_s: float = 0) -> dict:
     """Train from scratch; publish the candidate only if the promotion gate lets it through.
-    `progress`: show the training progress bar (the demo; workers log instead)."""
-    with train_lock(rt) as held:
+    `progress`: show the training progress bar (the demo; workers log instead). `wait_s`: wait
+    this long for the lock (the nightly task waits two TTLs: a killed run's lock expires
+    within one, so tonight's retrain is not lost to it)."""
+    with train_lock(rt, wait_s=wait_s) as held:
         if not held:
             log.info("another training run holds the lock; skipped")
             return {"status": "locked"}
@@ -124,13 +165,7 @@ def _retrain(rt: Runtime, progress: bool = False) -> dict:
         log.warning("no purchases in the training window; nothing trained")
         return {"status": "no data"}
     # Train on the window ending at the cutoff; judge on what was bought after it.
-    before, holdout = full, gate.make_holdout(full, full)  # empty: nothing is new
-    if s.gate_holdout_days > 0:
-        cutoff = now - timedelta(days=s.gate_holdout_days)
-        earlier = _data(rt, until=cutoff)
-        if earlier.nnz > 0:
-            before = earlier
-            holdout = gate.make_holdout(earlier, _data(rt, s.gate_holdout_days, until=now))
+    before, holdout = _holdout(rt, full, now)
     overrides = {"epochs": s.train_epochs, "members": s.train_members}
     model = DMF(**{k: v for k, v in overrides.items() if v})
     customers = [str(u) for u in before.user_ids.tolist()]
@@ -145,18 +180,37 @@ def _retrain(rt: Runtime, progress: bool = False) -> dict:
     model.fit(inner, progress=progress, validation=stop_on, warm_start=warm)
     model.set_matrix(before.matrix)
     model.metadata["warm_start_from"] = active.version if warm else None
-    metric = f"Recall@{s.top_n}"
+    verdict = judge(rt, model, skus, holdout)
+    # Serve on today's rows: customers and SKUs newer than the cutoff grow the towers.
+    customers, skus = _adopt(model, full, customers, skus)
+    return _save_register_publish(rt, model, customers, skus, "retrain",
+                                  verdict=verdict, data_at=now)
+
+
+def _holdout(rt: Runtime, full: Interactions, now: datetime
+             ) -> tuple[Interactions, gate.Holdout]:
+    """The window up to the gate's cutoff, and the holdout of the purchases after it (empty
+    when DMFREC_GATE_HOLDOUT_DAYS is 0 or nothing is older than the cutoff)."""
+    days = rt.settings.gate_holdout_days
+    if days > 0:
+        earlier = _data(rt, until=now - timedelta(days=days))
+        if earlier.nnz > 0:
+            return earlier, gate.make_holdout(earlier, _data(rt, days, until=now))
+    return full, gate.make_holdout(full, full)  # empty: nothing is new
+
+
+def judge(rt: Runtime, model, skus: list[str], holdout: gate.Holdout) -> gate.Verdict:
+    """The promotion gate: `model` (ranking `skus`) against the active model on `holdout`."""
+    s = rt.settings
+    active = rt.active_model()
     verdict = gate.judge(
         gate.recall_at_k(model, skus, holdout, s.top_n),
         None if active is None else gate.recall_at_k(active.model, active.skus, holdout,
                                                      s.top_n),
-        len(holdout), s.gate_tolerance, metric,
+        len(holdout), s.gate_tolerance, f"Recall@{s.top_n}",
     )
     log.info("promotion gate", extra=verdict.as_dict())
-    # Serve on today's rows: customers and SKUs newer than the cutoff grow the towers.
-    customers, skus = _adopt(model, full, customers, skus)
-    return _save_register_publish(rt, model, customers, skus, "retrain",
-                                  verdict=verdict)
+    return verdict
 
 
 def _rows_in(keys: list[str], index: dict[str, int]) -> np.ndarray:
@@ -208,7 +262,7 @@ def fine_tune(rt: Runtime, *, if_needed: bool = False) -> dict:
     `if_needed`: skip when no event was applied since the last training run (a trigger that
     fired twice runs once).
     """
-    with train_lock(rt) as held:
+    with train_lock(rt, also=(triggers.QUEUED,)) as held:
         if not held:
             log.info("another training run holds the lock; skipped")
             return {"status": "locked"}
@@ -224,15 +278,43 @@ def fine_tune(rt: Runtime, *, if_needed: bool = False) -> dict:
         return summary
 
 
+@dataclass
+class Tuned:
+    """A fine-tuned copy of the active model, with what it was tuned on."""
+
+    active: LoadedModel
+    model: Any
+    customers: list[str]
+    skus: list[str]
+    data: Interactions
+    data_at: datetime
+
+
+def tuned_copy(rt: Runtime) -> Tuned:
+    """A fresh copy of the active model fine-tuned on today's rows; the active model itself
+    stays untouched, to be judged against."""
+    active = rt.active_model()
+    data_at = utcnow()
+    data = _data(rt, until=data_at)
+    model = load_model(rt.model_path(active.version), active.version).model
+    customers, skus = _adopt(model, data, list(active.customer_index), active.skus)
+    if data.nnz:
+        model.train_epochs(rt.settings.fine_tune_epochs, progress=False,
+                           seed_offset=int(datetime.now().timestamp()) % 100_000)
+    return Tuned(active, model, customers, skus, data, data_at)
+
+
 def _fine_tune(rt: Runtime) -> dict:
-    loaded = rt.active_model()
-    data = _data(rt)
-    if data.nnz == 0:
+    return gate_and_publish(rt, tuned_copy(rt))
+
+
+def gate_and_publish(rt: Runtime, tuned: Tuned) -> dict:
+    """The same gate as the nightly retrain: a fine-tune that made the model worse on the
+    latest days' new purchases is registered as rejected and never published."""
+    if tuned.data.nnz == 0:
         return {"status": "no data"}
-    model = loaded.model
-    customers, skus = _adopt(model, data, list(loaded.customer_index), loaded.skus)
-    model.train_epochs(rt.settings.fine_tune_epochs, progress=False,
-                       seed_offset=int(datetime.now().timestamp()) % 100_000)
-    rt.forget_model()  # the cached model's weights changed: reload the published one next time
-    return _save_register_publish(rt, model, customers, skus, "fine-tune",
-                                  loaded.version)
+    _, holdout = _holdout(rt, tuned.data, tuned.data_at)
+    verdict = judge(rt, tuned.model, tuned.skus, holdout)
+    return _save_register_publish(rt, tuned.model, tuned.customers, tuned.skus, "fine-tune",
+                                  tuned.active.version, verdict=verdict,
+                                  data_at=tuned.data_at)

@@ -17,12 +17,11 @@ from sqlalchemy import select, update
 
 from storage.db import run_transaction
 from storage.models import ModelVersion
-from worker import publish
-from worker.runtime import LoadedModel, Runtime, load_model
+from worker import live, publish
+from worker.runtime import ERASED, LoadedModel, Runtime, load_model
 
 log = logging.getLogger("dmfrec.worker")
 CHUNK = 2000
-RESTORE_CLAIM = "dmfrec:restore:queued"  # one republish at a time (TTL: the claim's lifetime)
 
 
 def user_lists(loaded: LoadedModel, n: int) -> Iterator[tuple[str, list[tuple[str, float]]]]:
@@ -32,6 +31,8 @@ def user_lists(loaded: LoadedModel, n: int) -> Iterator[tuple[str, list[tuple[st
     customers = list(loaded.customer_index)
     for users, items, scores in loaded.model.recommend_all(n=n):
         for u, row_items, row_scores in zip(users, items, scores, strict=True):
+            if customers[int(u)].startswith(ERASED):
+                continue  # an erased customer's blanked row
             yield customers[int(u)], [
                 (loaded.skus[int(i)], float(s))
                 for i, s in zip(row_items, row_scores, strict=True) if np.isfinite(s)
@@ -63,10 +64,23 @@ def publish_model_version(rt: Runtime, version: str) -> dict:
         meta={"n_users": n_users, "n_items": len(similar)},
     )
     _record_activation(rt, version, previous)
+    # The artifact's rows are those of its training data: customers whose orders were
+    # applied since then get a fold-in of today's rows (the worker's fold-ins meanwhile went
+    # to the version active then, or nowhere while Redis was empty).
+    since = _data_read_at(rt, version)
+    folded = 0 if since is None else live.refresh_since(rt, since)
     log.info("model version published", extra={"version": version, "previous": previous,
-                                               "n_users": n_users, "n_items": len(similar)})
+                                               "n_users": n_users, "n_items": len(similar),
+                                               "folded_in": folded})
     return {"version": version, "previous": previous, "n_users": n_users,
-            "n_items": len(similar)}
+            "n_items": len(similar), "folded_in": folded}
+
+
+def _data_read_at(rt: Runtime, version: str) -> datetime | None:
+    """When the version's training data was read (``model_versions.window_end``)."""
+    with rt.reading() as session:
+        return session.scalar(select(ModelVersion.window_end)
+                              .where(ModelVersion.version == version))
 
 
 def _record_activation(rt: Runtime, version: str, previous: str | None) -> None:
@@ -83,24 +97,3 @@ def _record_activation(rt: Runtime, version: str, previous: str | None) -> None:
                         .values(status="active", activated_at=now))
 
     run_transaction(rt.engine, work)
-
-
-def version_to_restore(rt: Runtime, claim_ttl_s: int = 3600) -> str | None:
-    """The version to publish again when Redis lost its data (restarted without persistence):
-    no ``dmfrec:active_version`` there, while ``model_versions`` records an active version
-    whose files exist. Fold-ins write only under the active version, so without this every
-    customer's list would stay stale until the next nightly retrain. Claimed in Redis, so
-    periodic checks queue it once."""
-    if publish.active_version(rt.redis) is not None:
-        return None
-    with rt.reading() as session:
-        version = session.scalar(select(ModelVersion.version)
-                                 .where(ModelVersion.status == "active")
-                                 .order_by(ModelVersion.activated_at.desc()).limit(1))
-    if version is None or not rt.model_path(version).exists():
-        return None
-    if not rt.redis.set(RESTORE_CLAIM, version, nx=True, ex=claim_ttl_s):
-        return None
-    log.warning("no active version in Redis; publishing the database's active one again",
-                extra={"version": version})
-    return version

@@ -51,3 +51,8 @@ def test_scenario_recovers_exactly(results: dict[str, faults.Result], scenario: 
         assert x.down and x.recover_s is not None, detail
     if scenario == "a":
         assert x.down[0][1] - x.down[0][0] >= faults.REDIS_DOWN_S
+        # Redis came back empty: within 2 minutes every customer who bought after the
+        # model's training has a list from today's rows, and every customer a bought set.
+        assert x.restored_s is not None and x.restored_s <= 120, detail
+        assert x.lists_checked > 0 and x.lists_stale == 0, detail
+        assert x.bought_missing == 0, detail

@@ -25,7 +25,8 @@ from webhook.openapi import document
 MODULE = "api"
 MIN_CASES = 1_900
 MAGENTO = "/v1/webhooks/magento/orders"
-SIGNED = (MAGENTO, "/v1/webhooks/magento/products")
+SIGNED = (MAGENTO, "/v1/webhooks/magento/products", "/admin/erase")  # half their bodies
+# get past the signature check
 
 
 # Every operation of the document: the list comes from the same function the route serves.

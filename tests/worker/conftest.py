@@ -16,6 +16,7 @@ from config.settings import Settings
 from storage.ingestion import receive
 from storage.models import Base, Event
 from tests.conftest import make_settings
+from worker import live
 from worker.runtime import Runtime
 
 
@@ -88,3 +89,22 @@ def queued(r) -> Callable[[], list[list]]:
         return [json.loads(base64.b64decode(m["body"]))[0] for m in messages]
 
     return args
+
+
+@pytest.fixture
+def seed_shop(rt, record, make_event, settings) -> Callable[..., Runtime]:
+    """`rt` with settings overridden and `n` customers (ids 200...) who bought 3 of `skus`
+    each, ingested as the live loop does."""
+
+    def seed(*, n: int = 8, seed: int = 1, skus: str = "ABCDEFG", **overrides) -> Runtime:
+        import numpy as np
+
+        rt.settings = settings.model_copy(update=overrides)
+        rng = np.random.default_rng(seed)
+        for c in range(n):
+            lines = {f"SKU-{s}": 1 for s in rng.choice(list(skus), size=3, replace=False)}
+            live.process_event(rt, record(make_event(f"o{c}", entity_id=5000 + c,
+                                                     customer_id=200 + c, lines=lines)))
+        return rt
+
+    return seed

@@ -27,13 +27,15 @@ def test_configuration():
     assert conf.task_acks_late and conf.task_reject_on_worker_lost
     assert conf.task_serializer == "json" and conf.accept_content == ["json"]
     assert conf.broker_transport_options["visibility_timeout"] >= 6 * 3600
-    assert len(conf.beat_schedule) == 7
+    assert len(conf.beat_schedule) == 9
     for entry in conf.beat_schedule.values():
         assert entry["task"] in app.tasks
         assert TASK_ROUTES[entry["task"]]["queue"] in (INGEST_QUEUE, TRAIN_QUEUE)
     assert TASK_ROUTES["worker.tasks.ingest_event"]["queue"] == INGEST_QUEUE
     for name in ("nightly_retrain", "fine_tune", "publish_version"):
         assert TASK_ROUTES[f"worker.tasks.{name}"]["queue"] == TRAIN_QUEUE
+    for name in ("restore_redis", "scrub_artifacts", "retention"):  # never behind training
+        assert TASK_ROUTES[f"worker.tasks.{name}"]["queue"] == INGEST_QUEUE
     assert set(TASK_ROUTES) <= set(app.tasks)
     ingest = app.tasks["worker.tasks.ingest_event"]
     assert ingest.autoretry_for and ingest.retry_backoff and ingest.max_retries

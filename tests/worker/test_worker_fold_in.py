@@ -43,7 +43,7 @@ def test_publish_model_version_then_activate(rt, r, trained, settings):
     version, dense = trained
     summary = publish_model_version(rt, version)
     assert summary == {"version": version, "previous": None, "n_users": len(CUSTOMERS),
-                       "n_items": len(SKUS)}
+                       "n_items": len(SKUS), "folded_in": 0}  # not registered: no data time
     assert publish.active_version(r) == version
     for k, customer in enumerate(CUSTOMERS):
         _, pairs = publish.read_user_list(r, customer)

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import redis as redis_lib
 import scipy.sparse as sp
+import torch
 
 from model.interactions import Interactions
 from storage.models import ModelVersion
@@ -194,3 +195,28 @@ def test_fine_tune_if_needed_skips_without_new_events(shop, r):
     training.nightly_retrain(shop)  # trains on everything: the counter is back to 0
     assert triggers.events_since_training(r) == 0
     assert training.fine_tune(shop, if_needed=True) == {"status": "not needed"}
+
+
+def test_a_fine_tune_passes_the_gate(shop, r):
+    first = training.nightly_retrain(shop)["version"]
+    summary = training.fine_tune(shop)
+    assert summary["gate"]["promote"] and summary["gate"]["n_customers"] == 12
+    assert publish.active_version(r) == summary["version"] != first
+    assert _statuses(shop) == {first: "retired", summary["version"]: "active"}
+
+
+def test_a_degraded_fine_tune_is_rejected_and_the_active_model_stays(shop, r):
+    first = training.nightly_retrain(shop)["version"]
+    tuned = training.tuned_copy(shop)
+    torch.manual_seed(0)
+    with torch.no_grad():  # a fine-tune gone wrong: weights scrambled
+        for net in tuned.model.nets:
+            for p in net.parameters():
+                p.normal_(0.0, 1.0)
+    tuned.model.set_matrix(tuned.model.matrix)  # drop the cached item vectors of the old weights
+    summary = training.gate_and_publish(shop, tuned)
+    verdict = summary["gate"]
+    assert summary["status"] == "rejected" and not verdict["promote"]
+    assert verdict["candidate"] < verdict["active"] * (1 - shop.settings.gate_tolerance)
+    assert publish.active_version(r) == first
+    assert _statuses(shop) == {first: "active", summary["version"]: "rejected"}

@@ -8,7 +8,7 @@ import scipy.sparse as sp
 
 from model.interactions import Interactions
 from storage.models import ModelVersion
-from worker import live, publish, training, versions
+from worker import live, publish, training
 
 
 @pytest.fixture
@@ -60,19 +60,6 @@ def test_the_nightly_retrain_warm_starts_from_the_active_model(shop):
     training.nightly_retrain(shop)
     assert shop.active_model().model.metadata["warm_start_from"] is None
 
-
-def test_redis_that_lost_its_data_gets_the_active_version_back(shop, r):
-    version = training.nightly_retrain(shop)["version"]
-    assert versions.version_to_restore(shop) is None  # Redis has it: nothing to do
-    before = publish.read_user_list(r, "200")
-    r.flushdb()  # a Redis restart without persistence
-    assert publish.read_user_list(r, "200") == (None, None)
-    assert versions.version_to_restore(shop) == version
-    assert versions.version_to_restore(shop) is None  # claimed: queued once
-    versions.publish_model_version(shop, version)  # what the queued publish_version runs
-    assert publish.read_user_list(r, "200") == before
-    r.delete(versions.RESTORE_CLAIM)
-    assert versions.version_to_restore(shop) is None
 
 
 def test_fine_tune_grows_for_newcomers(shop, r, record, make_event):
