@@ -591,7 +591,7 @@ def _seed(settings: Settings, history: list[list[dict]], version: list[str],
     from storage.ingestion import ingest
     from worker.runtime import Runtime
 
-    ingest(settings.database_url, events_of(history))
+    ingest(settings.database_url, events_of(history), Policy.from_settings(settings))
     rt = Runtime.from_settings(settings.model_copy(update={"train_epochs": 30}))
     try:
         if not version:
