@@ -325,10 +325,11 @@ def format_table(rows: list[dict]) -> str:
     if not rows:
         return "(no rows)"
     done = [r for r in rows if "skipped" not in r]
-    cols = [c for c in (done[0] if done else {})
-            if isinstance(done[0][c], int | float) and not c.startswith(("±", "unseen_"))
-            and c != "model"]
-    best = {c: max(r[c] for r in done) for c in cols if c != "fit_seconds"}
+    cols: list[str] = []  # every figure some row has, in first-seen order
+    for r in done:
+        cols += [c for c, v in r.items() if isinstance(v, int | float) and c not in cols
+                 and not c.startswith(("±", "unseen_"))]
+    best = {c: max(r[c] for r in done if c in r) for c in cols if c != "fit_seconds"}
     width = max(10, *(len(str(r["model"])) + 2 for r in rows))
     cell = 20 if any(f"±{c}" in r for r in done for c in cols) else 13
     head = f"{'model':<{width}}" + "".join(f"{c:>{cell}}" for c in cols)
@@ -339,6 +340,9 @@ def format_table(rows: list[dict]) -> str:
             continue
         cells = []
         for c in cols:
+            if c not in r:  # e.g. a validation figure of a model with nothing to tune
+                cells.append(f"{'-':>{cell - 1}} ")
+                continue
             text = f"{r[c]:.2f}" if c == "fit_seconds" else f"{r[c]:.4f}"
             if f"±{c}" in r:
                 text += f"±{r[f'±{c}']:.{2 if c == 'fit_seconds' else 4}f}"

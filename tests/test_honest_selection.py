@@ -13,6 +13,7 @@ from model.harness import (
     _evaluate_model,
     build_splits,
     default_factories,
+    format_table,
     run_evaluation,
     unseen_shares,
     user_groups,
@@ -164,3 +165,13 @@ def test_a_model_too_big_for_memory_is_skipped_and_rows_arrive_one_by_one():
     assert [r["model"] for r in seen] == ["ItemPop", "ease", "ItemKNN"]
     assert "needs about" in rows[1]["skipped"] and "GiB available" in rows[1]["skipped"]
     assert "Recall@10" in rows[2] and "params" in rows[2]  # itemknn was tuned on validation
+
+
+def test_the_table_shows_rows_with_different_figures():
+    rows = [{"model": "A", "NDCG@10": 0.1, "fit_seconds": 1.0},
+            {"model": "B", "NDCG@10": 0.2, "val_NDCG@10": 0.3, "±NDCG@10": 0.01,
+             "fit_seconds": 2.0, "params": {"l2": 1.0}},
+            {"model": "C", "skipped": "needs about 9 GiB"}]
+    table = format_table(rows)
+    assert "val_NDCG@10" in table and "0.2000±0.0100*" in table and "skipped: needs" in table
+    assert table.splitlines()[2].split()[-1] == "-"  # A has no validation figure
