@@ -45,6 +45,18 @@ REQUEST_SECONDS = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
 
+_REQUEST_CHILDREN: dict[tuple[str, str, str], Histogram] = {}
+
+
+def observe_request(endpoint: str, method: str, status: str, seconds: float) -> None:
+    """REQUEST_SECONDS for one request; each label set's child looked up once per process
+    (endpoints and statuses are few), so a request pays a dict lookup, not labels()."""
+    key = (endpoint, method, status)
+    child = _REQUEST_CHILDREN.get(key)
+    if child is None:
+        child = _REQUEST_CHILDREN[key] = REQUEST_SECONDS.labels(*key)
+    child.observe(seconds)
+
 
 def render(engine: Engine | None = None) -> tuple[bytes, str]:
     """The exposition text (aggregated over workers in multiprocess mode) and its type; with
