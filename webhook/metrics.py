@@ -19,10 +19,9 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import Engine
 
-from storage.failures import status_counts
+from worker.backlog import backlog_registry
 
 WEBHOOK_EVENTS = Counter(
     "dmfrec_webhook_events_total",
@@ -68,38 +67,5 @@ def render(engine: Engine | None = None) -> tuple[bytes, str]:
     else:
         body = generate_latest(REGISTRY)
     if engine is not None:
-        body += generate_latest(_event_registry(engine))
+        body += generate_latest(backlog_registry(engine))
     return body, CONTENT_TYPE_LATEST
-
-
-class _EventCounts:
-    """Pending and failed events, counted in the database at scrape time: right across every
-    worker process and restart (a process-local counter would be neither). A collector, not a
-    Gauge, so nothing is written to the multiprocess files."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    def collect(self):
-        events = GaugeMetricFamily(
-            "dmfrec_events", "Received events by status (pending: not applied yet; failed: "
-            "refused by the database or invalid, see `dmfrec events --failed`)",
-            labels=["status"])
-        up = GaugeMetricFamily("dmfrec_events_count_up", "1 when the event counts were read")
-        try:
-            counts = status_counts(self.engine)
-        except Exception:  # the database is down: say so; the rest of /metrics still answers
-            up.add_metric([], 0)
-            yield up
-            return
-        up.add_metric([], 1)
-        for status, count in counts.items():
-            events.add_metric([status], count)
-        yield events
-        yield up
-
-
-def _event_registry(engine: Engine) -> CollectorRegistry:
-    registry = CollectorRegistry()
-    registry.register(_EventCounts(engine))
-    return registry
