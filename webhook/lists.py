@@ -4,8 +4,10 @@ The script follows the active-version pointer, reads the customer's (or SKU's) l
 back to the popular list, drops hidden SKUs, the customer's bought SKUs, the request's
 ``exclude`` and, with ``?website=<id>``, SKUs known not to be on that website, and returns the
 kept items already encoded as the answer's JSON ``items`` array: no round trip per filter and
-no decode/re-encode of the whole list in Python. Lua blocks Redis while it runs; a list is
-DMFREC_PUBLISH_N (100) pairs, three set/hash lookups each: tens of microseconds.
+no decode/re-encode of the whole list, in Python or in Lua (the stored JSON is scanned only as
+far as the answer needs, each SKU's and score's text copied as published). Lua blocks Redis
+while it runs: a scan stops at the requested limit, with up to three set/hash lookups per SKU
+it passes (tens of microseconds; decoding a whole 100-pair list in Lua cost as much again).
 
 List keys are built inside the script from the version it read (so the pointer and the list
 come from one atomic step); that needs a single Redis server, not Redis Cluster, as before.
@@ -26,7 +28,7 @@ from worker import publish
 #       list itself), 3 customer or SKU, 4 limit, 5 website id ('' for any), 6.. SKUs the
 #       request excludes.
 # Returns {fallback 0/1, items JSON, version or ''}.
-SOURCE = """
+SOURCE = r"""
 local version = false
 local raw = false
 if ARGV[2] ~= '' then
@@ -46,18 +48,32 @@ for i = 6, #ARGV do excluded[ARGV[i]] = true end
 local limit = tonumber(ARGV[4])
 local website = ARGV[5]
 local out = {}
-for _, pair in ipairs(cjson.decode(raw)) do
-  if #out >= limit then break end
-  local sku = pair[1]
+-- Scan the stored JSON ([["sku",score],...], written by worker.publish.encode) only as far as
+-- the answer needs, instead of decoding all of it: each SKU's JSON text and score text are
+-- copied into the answer as they are; only an escaped SKU is decoded, to look it up.
+local pos = 1
+while #out < limit do
+  local s = string.find(raw, '["', pos, true)
+  if not s then break end
+  local i, escaped = s + 2, false
+  while true do
+    local j = string.find(raw, '["\\]', i)
+    if not j then return {fallback, '[' .. table.concat(out, ',') .. ']', version or ''} end
+    if string.byte(raw, j) == 92 then escaped, i = true, j + 2 else i = j break end
+  end
+  local text = string.sub(raw, s + 1, i)
+  local sku = escaped and cjson.decode(text) or string.sub(raw, s + 2, i - 1)
+  local e = string.find(raw, ']', i + 2, true)
+  if not e then break end
+  local score = string.sub(raw, i + 2, e - 1)
+  pos = e + 1
   local keep = not excluded[sku] and redis.call('SISMEMBER', KEYS[3], sku) == 0
   if keep and KEYS[5] ~= '' then keep = redis.call('SISMEMBER', KEYS[5], sku) == 0 end
   if keep and website ~= '' then
     local ids = redis.call('HGET', KEYS[4], sku)
     keep = not ids or string.find(',' .. ids .. ',', ',' .. website .. ',', 1, true) ~= nil
   end
-  if keep then
-    out[#out + 1] = '{"sku":' .. cjson.encode(sku) .. ',"score":' .. cjson.encode(pair[2]) .. '}'
-  end
+  if keep then out[#out + 1] = '{"sku":' .. text .. ',"score":' .. score .. '}' end
 end
 return {fallback, '[' .. table.concat(out, ',') .. ']', version or ''}
 """

@@ -46,11 +46,16 @@ def test_a_customer_list_is_one_round_trip(app, r, token):
 
 
 def test_skus_and_scores_survive_the_script_exactly(client, r):
-    odd = ['quo"te', "back\\slash", "ünï/cødé", "tab\there", "12345", "emoji-🛒"]
-    publish.publish_popular(r, [(s, 1.5 - k / 8) for k, s in enumerate(odd)] + [("neg", -0.25)])
+    odd = ['quo"te', "back\\slash", "ünï/cødé", "tab\there", "12345", "emoji-🛒", 'a],["b',
+           '["x"]', "end\\"]
+    tail = [("neg", -0.25), ("tiny", 1e-06), ("big", 123456.0)]
+    publish.publish_popular(r, [(s, 1.5 - k / 8) for k, s in enumerate(odd)] + tail)
+    publish.hide_skus(r, ["ünï/cødé"])
     body = client.get("/v1/popular?limit=50").get_json()
     assert [(i["sku"], i["score"]) for i in body["items"]] == (
-        [(s, 1.5 - k / 8) for k, s in enumerate(odd)] + [("neg", -0.25)])
+        [(s, 1.5 - k / 8) for k, s in enumerate(odd) if s != "ünï/cødé"] + tail)
+    assert [i["sku"] for i in client.get("/v1/popular?limit=2").get_json()["items"]] == [
+        'quo"te', "back\\slash"]
     assert client.get("/v1/popular", query_string={"exclude": 'quo"te,12345'}).get_json()[
         "items"][0]["sku"] == "back\\slash"
 
