@@ -5,10 +5,13 @@
    signed, distinct order events (unique webhook-id and event_id each, pre-signed into a file
    that a wrk Lua script replays), against a bare Flask app under the same gunicorn config
    that only checks the HMAC-SHA256 (`hmac.compare_digest`) and publishes one Celery message
-   to the same Redis broker (benchmarks/bare_apps.py).
+   to the same Redis broker (benchmarks/bare_apps.py), and against the durable ceiling: the
+   same app doing what any webhook that must not lose events does (the HMAC check, one INSERT
+   of the raw body into MariaDB in its own committed transaction, one Celery message).
 2. Storefront: requests/s and p50/p99 of ``GET /v1/customers/<id>/recommendations`` (a valid
    per-customer token each, lists of an active model version in Redis), against a bare app
    answering one Redis GET of the same list; wrk replays a shuffled file of customers+tokens.
+   Then ``GET /v1/popular`` against a bare app answering one Redis GET of the popular list.
 3. Freshness: p50/p95 from the POST to the customer's rewritten list in Redis (keyspace
    notifications), at a steady --rate events/s (one paced keep-alive sender) for --seconds,
    with a real Celery ingest worker (prefork, concurrency 2) folding events into an active
@@ -49,9 +52,10 @@ from pathlib import Path
 import numpy as np
 import redis as redis_lib
 import scipy.sparse as sp
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
+from benchmarks.bare_apps import DURABLE_TABLE
 from benchmarks.machine import free_port
 from config.settings import Settings
 from storage import schema
@@ -64,6 +68,7 @@ REPO = Path(__file__).resolve().parent.parent
 LUA = REPO / "benchmarks" / "wrk" / "cycle.lua"
 WEBHOOK_PATH = "/v1/webhooks/magento/orders"
 BARE_PREFIX = "/bare"
+DURABLE_PREFIX = "/durable"
 WEBHOOK_SECRET = "bench-live-webhook-secret-0123456789"
 TOKEN_SECRET = "bench-live-token-secret-0123456789"
 GUEST_SALT = "bench-live-guest-salt-0123456789"
@@ -216,6 +221,11 @@ def write_webhook_requests(path: Path, n: int, skus: list[str], run: str) -> Non
             out.write("\t".join(fields) + "\n")
 
 
+def write_popular_requests(path: Path, n: int = 1000) -> None:
+    with path.open("w") as out:
+        out.writelines("GET\t/v1/popular\t\n" for _ in range(n))
+
+
 def write_storefront_requests(path: Path, customers: list[str]) -> None:
     order = list(customers)
     random.Random(2).shuffle(order)
@@ -360,8 +370,9 @@ def report(args: argparse.Namespace, wh: dict, sf: dict, fr: dict) -> str:
     def hook(r: dict) -> str:
         return f"{r['non_2xx']} of {r['requests']} (socket errors {r['socket_errors']})"
 
-    o, b = wh["ours"], wh["bare"]
+    o, b, d = wh["ours"], wh["bare"], wh["durable"]
     so, sb = sf["ours"], sf["bare"]
+    po, pb = sf["popular_ours"], sf["popular_bare"]
     fo, fb = fr["ours"], fr["bare"]
     def accepted(r: dict) -> float:
         return r["statuses"].get("202", 0) / (r["duration_us"] / 1e6)
@@ -372,11 +383,22 @@ def report(args: argparse.Namespace, wh: dict, sf: dict, fr: dict) -> str:
         ("Webhook latency p50 / p99 (ms)", f"{ms(o['p50_us'])} / {ms(o['p99_us'])}",
          f"{ms(b['p50_us'])} / {ms(b['p99_us'])}", ""),
         ("Webhook non-2xx answers", hook(o), hook(b), ""),
+        ("Webhook accepted events/s (202), durable ceiling", f"{accepted(o):.0f}",
+         f"{accepted(d):.0f}", _ratio(accepted(o), accepted(d))),
+        ("Webhook latency p50 / p99 (ms), durable ceiling",
+         f"{ms(o['p50_us'])} / {ms(o['p99_us'])}", f"{ms(d['p50_us'])} / {ms(d['p99_us'])}",
+         ""),
+        ("Webhook non-2xx answers, durable ceiling", hook(o), hook(d), ""),
         ("Storefront top-N requests/s", f"{so['rps']:.0f}", f"{sb['rps']:.0f}",
          _ratio(so["rps"], sb["rps"])),
         ("Storefront latency p50 / p99 (ms)", f"{ms(so['p50_us'])} / {ms(so['p99_us'])}",
          f"{ms(sb['p50_us'])} / {ms(sb['p99_us'])}", ""),
         ("Storefront non-2xx answers", hook(so), hook(sb), ""),
+        ("Popular list requests/s", f"{po['rps']:.0f}", f"{pb['rps']:.0f}",
+         _ratio(po["rps"], pb["rps"])),
+        ("Popular list latency p50 / p99 (ms)", f"{ms(po['p50_us'])} / {ms(po['p99_us'])}",
+         f"{ms(pb['p50_us'])} / {ms(pb['p99_us'])}", ""),
+        ("Popular list non-2xx answers", hook(po), hook(pb), ""),
         (f"Freshness p50 / p95 (ms), {args.rate:g} events/s",
          f"{fo['p50']:.0f} / {fo['p95']:.0f}", f"{fb['p50']:.0f} / {fb['p95']:.0f}", ""),
         ("Freshness max (ms); arrived / sent; sent rate",
@@ -393,7 +415,9 @@ def report(args: argparse.Namespace, wh: dict, sf: dict, fr: dict) -> str:
            "|---|---:|---:|---:|"]
     out += [f"| {a} | {b_} | {c} | {d} |" for a, b_, c, d in rows]
     out += ["",
-            f"Webhook ceiling: HMAC check + one Celery send_task. Storefront ceiling: one Redis "
+            f"Webhook ceiling: HMAC check + one Celery send_task; durable ceiling: HMAC check + "
+            f"one committed INSERT of the raw body into MariaDB + one Celery send_task "
+            f"({wh['durable_rows']} rows inserted). Storefront and popular ceilings: one Redis "
             f"GET. Freshness ceiling: bare app -> Celery -> bare worker (prefork, 2) -> one SET. "
             f"Freshness lists that changed (first SKU bought, so excluded): "
             f"{fr['changed']} of {fo['events']}; our warm-up: {fo['warmup_arrived']} arrived; "
@@ -451,6 +475,8 @@ def main() -> None:
         model_note = (f"DMF {args.epochs} epochs on a synthetic shop of {args.customers} "
                       f"customers x {args.skus} SKUs, version {version}")
         print(f"trained and published {version} in {time.monotonic() - t0:.1f}s", flush=True)
+        # The popular list a shop has (bought by most customers first): the synthetic SKUs.
+        publish.publish_popular(r, [(s, float(len(skus) - k)) for k, s in enumerate(skus[:100])])
         meta = r.hgetall(publish.meta_key(version))
         print(f"active version {publish.active_version(r)}: {meta}", flush=True)
 
@@ -477,10 +503,14 @@ def main() -> None:
         wh["ours"] = run_wrk(ours, hooks_file, "", *wrk_args)
         print("webhooks: bare ...", flush=True)
         wh["bare"] = run_wrk(bare, hooks_file, BARE_PREFIX, *wrk_args)
+        print("webhooks: durable ceiling ...", flush=True)
+        wh["durable"] = run_wrk(bare, hooks_file, DURABLE_PREFIX, *wrk_args)
         r.delete("ingest", "bare_ingest")  # nobody consumed these messages; not for phase 3
         with rt.reading() as session:
             wh["recorded"] = session.scalar(
                 select(func.count()).select_from(Event).where(Event.event_id.like(f"bench-{run}-%")))
+            wh["durable_rows"] = session.execute(
+                text(f"SELECT COUNT(*) FROM {DURABLE_TABLE}")).scalar_one()
 
         # 2. storefront
         store_file = tmp / "storefront.tsv"
@@ -490,6 +520,12 @@ def main() -> None:
         sf["ours"] = run_wrk(ours, store_file, "", *wrk_args)
         print("storefront: bare ...", flush=True)
         sf["bare"] = run_wrk(bare, store_file, BARE_PREFIX, *wrk_args)
+        popular_file = tmp / "popular.tsv"
+        write_popular_requests(popular_file)
+        print("popular: ours ...", flush=True)
+        sf["popular_ours"] = run_wrk(ours, popular_file, "", *wrk_args)
+        print("popular: bare ...", flush=True)
+        sf["popular_bare"] = run_wrk(bare, popular_file, BARE_PREFIX, *wrk_args)
 
         # 3. freshness: each event buys the first SKU of the customer's list (so it changes)
         r.config_set("notify-keyspace-events", "K$")

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     version_ttl_s: int = 7 * 86400  # how long a replaced model version's lists stay readable
     versions_kept: int = 2  # ...for the last N replaced versions only; older ones expire at once
     pending_ttl_s: int = 2 * 86400  # lists of a version published but never activated
+    # A Celery worker serves its Prometheus metrics here (worker.metrics; 0: not served).
+    worker_metrics_port: int = Field(0, ge=0, le=65535)
+    worker_metrics_addr: str = "127.0.0.1"
     popular_refresh_s: int = 60  # at most one popular-list recomputation per this many seconds
     pending_after_s: int = 60  # events still pending this long are enqueued again...
     resend_after_s: int = 900  # ...unless they were sent within this many seconds

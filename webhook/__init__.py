@@ -66,12 +66,12 @@ def _start_request() -> None:
 
 
 def _finish_request(response: Response) -> Response:
-    from webhook.metrics import REQUEST_SECONDS
+    from webhook.metrics import observe_request
 
     started = g.get("started")
     if started is not None:
-        REQUEST_SECONDS.labels(request.endpoint or "unmatched", request.method,
-                               str(response.status_code)).observe(time.perf_counter() - started)
+        observe_request(request.endpoint or "unmatched", request.method,
+                        str(response.status_code), time.perf_counter() - started)
     response.headers.setdefault("X-Request-Id", g.get("request_id", ""))
     return response
 

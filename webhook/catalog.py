@@ -3,12 +3,13 @@
 `POST /v1/webhooks/magento/products` stores the states (storage.catalog) and updates, in the
 same request, what the storefront endpoints read: the hidden-SKU set (a disabled, invisible,
 sold-out or deleted SKU leaves every list within this one delivery) and each SKU's website ids,
-which `?website=<id>` on the list endpoints uses to keep only that website's products.
+which `?website=<id>` on the list endpoints uses (webhook.lists) to keep only that website's
+products.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy.exc import OperationalError
@@ -23,7 +24,7 @@ from worker import publish
 bp = Blueprint("catalog", __name__, url_prefix="/v1/webhooks")
 
 SOURCE = "magento-products"
-SKU_WEBSITES = f"{publish.PREFIX}:sku_websites"  # hash: SKU -> "1,2" (its website ids)
+SKU_WEBSITES = publish.SKU_WEBSITES
 MAX_WEBSITE_ID = 2**31 - 1
 
 
@@ -68,25 +69,6 @@ def publish_states(r: publish.redis_lib.Redis, states: Sequence[SkuState]) -> No
     if unknown:
         pipe.hdel(SKU_WEBSITES, *unknown)
     pipe.execute()
-
-
-def website_excluded(r: publish.redis_lib.Redis, skus: Iterable[str],
-                     website_id: int | None) -> list[str]:
-    """With `?website=<id>` (validated by webhook.query): the SKUs among `skus` known not to
-    be on that website."""
-    if website_id is None:
-        return []
-    skus = list(skus)
-    if not skus:
-        return []
-    website = str(website_id)
-    excluded = []
-    for sku, ids in zip(skus, r.hmget(SKU_WEBSITES, skus), strict=True):
-        if isinstance(ids, bytes):
-            ids = ids.decode()
-        if ids is not None and website not in ids.split(","):
-            excluded.append(sku)
-    return excluded
 
 
 @bp.errorhandler(OperationalError)

@@ -19,10 +19,9 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import Engine
 
-from storage.failures import status_counts
+from worker.backlog import backlog_registry
 
 WEBHOOK_EVENTS = Counter(
     "dmfrec_webhook_events_total",
@@ -45,6 +44,18 @@ REQUEST_SECONDS = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
 
+_REQUEST_CHILDREN: dict[tuple[str, str, str], Histogram] = {}
+
+
+def observe_request(endpoint: str, method: str, status: str, seconds: float) -> None:
+    """REQUEST_SECONDS for one request; each label set's child looked up once per process
+    (endpoints and statuses are few), so a request pays a dict lookup, not labels()."""
+    key = (endpoint, method, status)
+    child = _REQUEST_CHILDREN.get(key)
+    if child is None:
+        child = _REQUEST_CHILDREN[key] = REQUEST_SECONDS.labels(*key)
+    child.observe(seconds)
+
 
 def render(engine: Engine | None = None) -> tuple[bytes, str]:
     """The exposition text (aggregated over workers in multiprocess mode) and its type; with
@@ -56,38 +67,5 @@ def render(engine: Engine | None = None) -> tuple[bytes, str]:
     else:
         body = generate_latest(REGISTRY)
     if engine is not None:
-        body += generate_latest(_event_registry(engine))
+        body += generate_latest(backlog_registry(engine))
     return body, CONTENT_TYPE_LATEST
-
-
-class _EventCounts:
-    """Pending and failed events, counted in the database at scrape time: right across every
-    worker process and restart (a process-local counter would be neither). A collector, not a
-    Gauge, so nothing is written to the multiprocess files."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    def collect(self):
-        events = GaugeMetricFamily(
-            "dmfrec_events", "Received events by status (pending: not applied yet; failed: "
-            "refused by the database or invalid, see `dmfrec events --failed`)",
-            labels=["status"])
-        up = GaugeMetricFamily("dmfrec_events_count_up", "1 when the event counts were read")
-        try:
-            counts = status_counts(self.engine)
-        except Exception:  # the database is down: say so; the rest of /metrics still answers
-            up.add_metric([], 0)
-            yield up
-            return
-        up.add_metric([], 1)
-        for status, count in counts.items():
-            events.add_metric([status], count)
-        yield events
-        yield up
-
-
-def _event_registry(engine: Engine) -> CollectorRegistry:
-    registry = CollectorRegistry()
-    registry.register(_EventCounts(engine))
-    return registry

@@ -17,18 +17,21 @@ from storage.db import make_engine
 
 if TYPE_CHECKING:
     from celery import Celery
+    from redis.commands.core import Script
 
 
 def init_app(app: Flask, settings: Settings) -> None:
+    from webhook import lists
     from worker.celery_app import make_celery
 
+    r = redis_lib.Redis.from_url(settings.redis_url, decode_responses=True,
+                                 socket_connect_timeout=1, socket_timeout=1,
+                                 health_check_interval=30)
     app.extensions["dmfrec"] = {
         "settings": settings,
         "engine": make_engine(settings.database_url, **_connect_timeout(settings.database_url)),
-        "redis": redis_lib.Redis.from_url(
-            settings.redis_url, decode_responses=True,
-            socket_connect_timeout=1, socket_timeout=1, health_check_interval=30,
-        ),
+        "redis": r,
+        "list_script": lists.register(r),
         "celery": make_celery(settings, main="dmfrec-web", fail_fast=True),
     }
 
@@ -56,6 +59,11 @@ def engine() -> Engine:
 
 def redis() -> redis_lib.Redis:
     return _ext()["redis"]
+
+
+def list_script() -> Script:
+    """The storefront's one-round-trip list script (webhook.lists), bound to `redis()`."""
+    return _ext()["list_script"]
 
 
 def celery() -> Celery:

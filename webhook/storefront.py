@@ -2,21 +2,27 @@
 
 These read Redis only (never the database or a model), so they stay fast and keep working
 while training runs or the database is busy. Lists are over-fetched when published and filtered
-here: hidden SKUs (disabled, out of stock), the caller's ``exclude`` and, for a customer, what
-the customer already bought. A customer without a list gets the popular one, marked
-``"fallback": true``. A customer's list needs a token minted for that customer (webhook.tokens).
+at read time, in one round trip (webhook.lists): hidden SKUs (disabled, out of stock), the
+caller's ``exclude`` and ``website`` and, for a customer, what the customer already bought.
+A customer without a list gets the popular one, marked ``"fallback": true``. A customer's list
+needs a token minted for that customer (webhook.tokens).
 """
 
 from __future__ import annotations
 
+import json
+
 from flask import Blueprint, Response, abort, jsonify, request
 
-from webhook import catalog, services, tokens
+from webhook import lists, services, tokens
 from webhook.metrics import STOREFRONT_LISTS
 from webhook.query import CustomerListQuery, ListQuery, Q, parse
 from worker import publish
 
 bp = Blueprint("storefront", __name__, url_prefix="/v1")
+# The counter's children bound once: a labels() lookup per request costs more than the inc.
+LISTS_SERVED = {(kind, fallback): STOREFRONT_LISTS.labels(kind, str(fallback).lower())
+                for kind in ("customer", "similar", "popular") for fallback in (False, True)}
 
 
 def _query(model: type[Q]) -> tuple[Q, int]:
@@ -51,13 +57,12 @@ def _unauthorized(message: str) -> None:
     abort(response)
 
 
-def _items(pairs: list[tuple[str, float]]) -> list[dict]:
-    return [{"sku": sku, "score": score} for sku, score in pairs]
-
-
-def _answer(body: dict, kind: str, cache: str) -> Response:
-    STOREFRONT_LISTS.labels(kind, str(body["fallback"]).lower()).inc()
-    response = jsonify(body)
+def _answer(head: dict, served: lists.Served, kind: str, cache: str) -> Response:
+    """`head` (the answer's fields before ``items``: add any new field there) followed by the
+    script's ready-made ``items`` JSON, spliced as text rather than decoded and re-encoded."""
+    LISTS_SERVED[kind, served.fallback].inc()
+    text = json.dumps(head, separators=(",", ":"))
+    response = Response(f'{text[:-1]},"items":{served.items}}}', mimetype="application/json")
     response.headers["Cache-Control"] = cache
     return response
 
@@ -66,45 +71,30 @@ def _answer(body: dict, kind: str, cache: str) -> Response:
 def customer_recommendations(customer_id: str) -> Response:
     _authorize(customer_id)
     query, limit = _query(CustomerListQuery)
-    exclude = list(query.exclude)
-    r = services.redis()
     buyer = customer_id if services.settings().exclude_purchased else None
-    version, pairs = publish.read_user_list(r, customer_id)
-    fallback = pairs is None
-    if fallback:
-        pairs = publish.read_popular(r)
-    exclude += catalog.website_excluded(r, (s for s, _ in pairs), query.website)
-    items = publish.filter_pairs(r, pairs, limit=limit, exclude=exclude, customer_id=buyer)
-    body = {"customer_id": customer_id, "version": None if fallback else version,
-            "fallback": fallback, "items": _items(items)}
-    return _answer(body, "customer", "private, max-age=60")
+    served = lists.serve(services.list_script(), "user", customer_id, limit=limit,
+                         exclude=query.exclude, website=query.website, buyer=buyer)
+    head = {"customer_id": customer_id, "version": None if served.fallback else served.version,
+            "fallback": served.fallback}
+    return _answer(head, served, "customer", "private, max-age=60")
 
 
 @bp.get("/items/<sku>/similar")
 def similar_items(sku: str) -> Response:
     query, limit = _query(ListQuery)
-    exclude = [*query.exclude, sku]
-    r = services.redis()
-    version, pairs = publish.read_similar(r, sku)
-    fallback = pairs is None
-    if fallback:
-        pairs = publish.read_popular(r)
-    exclude += catalog.website_excluded(r, (s for s, _ in pairs), query.website)
-    items = publish.filter_pairs(r, pairs, limit=limit, exclude=exclude)
-    body = {"sku": sku, "version": None if fallback else version, "fallback": fallback,
-            "items": _items(items)}
-    return _answer(body, "similar", "public, max-age=300")
+    served = lists.serve(services.list_script(), "similar", sku, limit=limit,
+                         exclude=[*query.exclude, sku], website=query.website, buyer=None)
+    head = {"sku": sku, "version": None if served.fallback else served.version,
+            "fallback": served.fallback}
+    return _answer(head, served, "similar", "public, max-age=300")
 
 
 @bp.get("/popular")
 def popular() -> Response:
     query, limit = _query(ListQuery)
-    exclude = list(query.exclude)
-    r = services.redis()
-    pairs = publish.read_popular(r)
-    exclude += catalog.website_excluded(r, (s for s, _ in pairs), query.website)
-    items = publish.filter_pairs(r, pairs, limit=limit, exclude=exclude)
-    return _answer({"fallback": False, "items": _items(items)}, "popular", "public, max-age=300")
+    served = lists.serve(services.list_script(), "", "", limit=limit, exclude=query.exclude,
+                         website=query.website, buyer=None)
+    return _answer({"fallback": False}, served, "popular", "public, max-age=300")
 
 
 @bp.errorhandler(publish.redis_lib.RedisError)

@@ -11,6 +11,16 @@ Run: ``celery -A worker.celery_app worker -Q ingest`` (and ``-Q train`` on the G
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
+# A worker serving metrics (DMFREC_WORKER_METRICS_PORT) needs its prefork children's samples in
+# files: prometheus_client picks that mode when first imported, so the folder is set first.
+if os.environ.get("DMFREC_WORKER_METRICS_PORT", "0").strip() not in ("", "0"):
+    Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(Path(
+        f"var/prometheus-worker-{os.environ['DMFREC_WORKER_METRICS_PORT'].strip()}").resolve()))
+         ).mkdir(parents=True, exist_ok=True)
+
 from celery import Celery, signals
 from kombu import Exchange, Queue
 from pydantic import ValidationError
@@ -95,6 +105,32 @@ def refuse_unsafe_settings(**_kwargs) -> None:
         service_settings()
     except UnsafeSettingsError as exc:
         raise SystemExit(f"refusing to start:\n{exc}") from None
+
+
+@signals.celeryd_init.connect
+def clear_stale_metrics(**_kwargs) -> None:
+    """A worker starting: samples of a previous run's processes would be summed in."""
+    if get_settings().worker_metrics_port:
+        from worker import metrics
+
+        metrics.clear_stale()
+
+
+@signals.worker_ready.connect
+def serve_metrics(**_kwargs) -> None:
+    """The main process of a worker serves the metrics of its pool (worker.metrics)."""
+    settings = get_settings()
+    if settings.worker_metrics_port:
+        from worker import metrics
+
+        metrics.serve(settings, [INGEST_QUEUE, TRAIN_QUEUE])
+
+
+@signals.worker_process_shutdown.connect
+def forget_process_metrics(pid: int | None = None, **_kwargs) -> None:
+    from worker import metrics
+
+    metrics.process_exited(pid or os.getpid())
 
 
 try:

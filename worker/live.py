@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -24,7 +25,7 @@ from sqlalchemy.orm import Session
 from storage import failures, ingestion
 from storage.db import is_outage
 from storage.models import Event, Interaction, Order, Product
-from worker import events, publish
+from worker import events, metrics, publish
 from worker.runtime import LoadedModel, Runtime
 
 log = logging.getLogger("dmfrec.worker")
@@ -35,7 +36,7 @@ def process_event(rt: Runtime, event_id: str) -> dict:
     """Ingest one recorded event and refresh the affected customers; returns a small summary."""
     with rt.reading() as session:
         row = session.execute(
-            select(Event.order_id).where(Event.event_id == event_id)
+            select(Event.order_id, Event.received_at).where(Event.event_id == event_id)
         ).first()
         # The order's customer before this event: a changed customer (deleted in Magento,
         # now keyed as a guest) loses the purchases, so both are refreshed.
@@ -43,9 +44,12 @@ def process_event(rt: Runtime, event_id: str) -> dict:
             select(Order.customer_key).where(Order.entity_id == row.order_id))
     if row is None:
         log.warning("event not found; nothing to do")
+        metrics.EVENTS_PROCESSED.labels("missing").inc()
         return {"event_id": event_id, "outcome": "missing", "customers": []}
+    started = time.perf_counter()
     try:
         outcome = ingestion.process(rt.engine, [event_id], rt.policy)[event_id]
+        metrics.APPLY_SECONDS.observe(time.perf_counter() - started)
     except Exception as exc:
         if is_outage(exc) or isinstance(exc, MemoryError):
             raise  # the task retries an outage; the event is not at fault
@@ -54,6 +58,7 @@ def process_event(rt: Runtime, event_id: str) -> dict:
         outcome = failures.note_failure(rt.engine, event_id, error,
                                         rt.settings.event_max_attempts)
         log.warning("event failed to apply", extra={"outcome": outcome, "error": error[:500]})
+        metrics.EVENTS_PROCESSED.labels(outcome).inc()
         return {"event_id": event_id, "outcome": outcome, "customers": []}
     log.info("event processed", extra={"outcome": outcome})
     customers: list[str] = []
@@ -62,8 +67,14 @@ def process_event(rt: Runtime, event_id: str) -> dict:
             after = session.scalar(select(Event.customer_key)
                                    .where(Event.event_id == event_id))
         customers = sorted({k for k in (before, after) if k is not None})
+        started = time.perf_counter()
         refresh_customers(rt, customers)
         refresh_popular(rt)
+        metrics.FOLD_IN_SECONDS.observe(time.perf_counter() - started)
+        if outcome == "applied" and row.received_at is not None:
+            lag = ingestion.utcnow() - row.received_at.replace(tzinfo=None)
+            metrics.EVENT_LAG_SECONDS.observe(max(lag.total_seconds(), 0.0))
+    metrics.EVENTS_PROCESSED.labels(outcome).inc()
     return {"event_id": event_id, "outcome": outcome, "customers": customers}
 
 

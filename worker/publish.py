@@ -9,6 +9,7 @@ Keys (all under ``dmfrec:``; lists are JSON arrays of ``[sku, score]`` pairs, be
     dmfrec:v:<version>:meta            hash    activated_at, n_users, n_items
     dmfrec:popular                     string  JSON popular SKUs (no model needed), replaced whole
     dmfrec:hidden_skus                 set     disabled / out-of-stock SKUs, never shown
+    dmfrec:sku_websites                hash    SKU -> its website ids "1,2" (catalogue sync)
     dmfrec:bought:<customer>           set     SKUs the customer bought (read-time exclusion;
                                                expires a training window after the purchase)
     dmfrec:intact                      string  Redis holds the rebuilt state (worker.recovery)
@@ -39,6 +40,8 @@ RETIRED_GRACE_S = 60  # a retired version's lists outlive the switch this long (
 POPULAR = f"{PREFIX}:popular"
 POPULAR_LOCK = f"{PREFIX}:popular:lock"
 HIDDEN_SKUS = f"{PREFIX}:hidden_skus"
+SKU_WEBSITES = f"{PREFIX}:sku_websites"  # hash: SKU -> "1,2" (its website ids, catalogue sync)
+VERSION_PREFIX = f"{PREFIX}:v:"  # every key of a model version starts with this
 
 _VERSION_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 Pairs = Sequence[tuple[str, float]]
@@ -60,11 +63,11 @@ def check_version(version: str) -> str:
 
 
 def user_key(version: str, customer_id: str) -> str:
-    return f"{PREFIX}:v:{version}:user:{customer_id}"
+    return f"{VERSION_PREFIX}{version}:user:{customer_id}"
 
 
 def similar_key(version: str, sku: str) -> str:
-    return f"{PREFIX}:v:{version}:similar:{sku}"
+    return f"{VERSION_PREFIX}{version}:similar:{sku}"
 
 
 def meta_key(version: str) -> str:

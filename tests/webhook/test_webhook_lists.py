@@ -1,0 +1,80 @@
+"""The storefront's one-round-trip list script (webhook.lists) against the real Redis."""
+
+from __future__ import annotations
+
+import json
+
+import redis as redis_lib
+
+from webhook import lists
+from worker import publish
+
+
+class CountingRedis(redis_lib.Redis):
+    """A real client that records each command it sends (pipelines counted as one)."""
+
+    sent: list[str]
+
+    def execute_command(self, *args, **options):
+        self.sent.append(str(args[0]))
+        return super().execute_command(*args, **options)
+
+    def pipeline(self, *args, **kwargs):
+        self.sent.append("PIPELINE")
+        return super().pipeline(*args, **kwargs)
+
+
+def test_a_customer_list_is_one_round_trip(app, r, token):
+    publish.publish_user_lists(r, "v1", {"42": [(f"P{k}", 1 - k / 100) for k in range(20)]})
+    publish.activate_version(r, "v1")
+    publish.set_hidden_skus(r, ["P0"])
+    publish.set_bought(r, "42", ["P1"])
+    counting = CountingRedis(connection_pool=r.connection_pool)
+    counting.sent = []
+    ext = app.extensions["dmfrec"]
+    ext["redis"], ext["list_script"] = counting, lists.register(counting)
+    client = app.test_client()
+    response = client.get(f"/v1/customers/42/recommendations?limit=3&exclude=P3&website=1"
+                          f"&token={token(42)}")
+    assert [i["sku"] for i in response.get_json()["items"]] == ["P2", "P4", "P5"]
+    # The first call may load the script (NOSCRIPT, then EVAL); every later call is one EVALSHA.
+    counting.sent.clear()
+    client.get(f"/v1/customers/42/recommendations?token={token(42)}")
+    client.get("/v1/popular")
+    client.get("/v1/items/P1/similar")
+    assert counting.sent == ["EVALSHA", "EVALSHA", "EVALSHA"]
+
+
+def test_skus_and_scores_survive_the_script_exactly(client, r):
+    odd = ['quo"te', "back\\slash", "ünï/cødé", "tab\there", "12345", "emoji-🛒", 'a],["b',
+           '["x"]', "end\\"]
+    tail = [("neg", -0.25), ("tiny", 1e-06), ("big", 123456.0)]
+    publish.publish_popular(r, [(s, 1.5 - k / 8) for k, s in enumerate(odd)] + tail)
+    publish.hide_skus(r, ["ünï/cødé"])
+    body = client.get("/v1/popular?limit=50").get_json()
+    assert [(i["sku"], i["score"]) for i in body["items"]] == (
+        [(s, 1.5 - k / 8) for k, s in enumerate(odd) if s != "ünï/cødé"] + tail)
+    assert [i["sku"] for i in client.get("/v1/popular?limit=2").get_json()["items"]] == [
+        'quo"te', "back\\slash"]
+    assert client.get("/v1/popular", query_string={"exclude": 'quo"te,12345'}).get_json()[
+        "items"][0]["sku"] == "back\\slash"
+
+
+def test_website_filter_and_fallback_in_the_script(client, r, token):
+    publish.publish_popular(r, [("A", 3.0), ("B", 2.0), ("C", 1.0)])
+    r.hset(publish.SKU_WEBSITES, mapping={"A": "2", "B": "1,2", "C": "10"})
+    body = client.get(f"/v1/customers/5/recommendations?website=1&token={token(5)}").get_json()
+    assert body == {"customer_id": "5", "version": None, "fallback": True,
+                    "items": [{"sku": "B", "score": 2.0}]}
+    assert [i["sku"] for i in client.get("/v1/popular?website=2").get_json()["items"]] == [
+        "A", "B"]
+
+
+def test_answers_are_json_with_the_head_fields_first(client, r):
+    publish.publish_similar(r, "v7", {"S": [("T", 0.5)]})
+    publish.activate_version(r, "v7")
+    response = client.get("/v1/items/S/similar")
+    assert response.mimetype == "application/json"
+    assert list(json.loads(response.data)) == ["sku", "version", "fallback", "items"]
+    assert response.get_json()["version"] == "v7"
+    assert response.headers["Cache-Control"] == "public, max-age=300"
