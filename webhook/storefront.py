@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, jsonify, request
 
-from webhook import catalog, services, tokens
+from webhook import catalog, experiments, services, tokens
 from webhook.metrics import STOREFRONT_LISTS
 from webhook.query import CustomerListQuery, ListQuery, Q, parse
 from worker import publish
@@ -69,7 +69,7 @@ def customer_recommendations(customer_id: str) -> Response:
     exclude = list(query.exclude)
     r = services.redis()
     buyer = customer_id if services.settings().exclude_purchased else None
-    version, pairs = publish.read_user_list(r, customer_id)
+    version, pairs = experiments.user_list(r, customer_id)  # issue 18: the customer's A/B arm
     fallback = pairs is None
     if fallback:
         pairs = publish.read_popular(r)
@@ -77,6 +77,7 @@ def customer_recommendations(customer_id: str) -> Response:
     items = publish.filter_pairs(r, pairs, limit=limit, exclude=exclude, customer_id=buyer)
     body = {"customer_id": customer_id, "version": None if fallback else version,
             "fallback": fallback, "items": _items(items)}
+    body = experiments.tag(body, "customer", customer_id)  # issue 18: recommendation id
     return _answer(body, "customer", "private, max-age=60")
 
 
@@ -93,6 +94,7 @@ def similar_items(sku: str) -> Response:
     items = publish.filter_pairs(r, pairs, limit=limit, exclude=exclude)
     body = {"sku": sku, "version": None if fallback else version, "fallback": fallback,
             "items": _items(items)}
+    body = experiments.tag(body, "similar")  # issue 18: recommendation id
     return _answer(body, "similar", "public, max-age=300")
 
 
@@ -104,7 +106,8 @@ def popular() -> Response:
     pairs = publish.read_popular(r)
     exclude += catalog.website_excluded(r, (s for s, _ in pairs), query.website)
     items = publish.filter_pairs(r, pairs, limit=limit, exclude=exclude)
-    return _answer({"fallback": False, "items": _items(items)}, "popular", "public, max-age=300")
+    body = experiments.tag({"fallback": False, "items": _items(items)}, "popular")  # issue 18
+    return _answer(body, "popular", "public, max-age=300")
 
 
 @bp.errorhandler(publish.redis_lib.RedisError)
