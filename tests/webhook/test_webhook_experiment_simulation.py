@@ -1,10 +1,10 @@
 """A shop simulated end to end on the real services (Redis, the app over its WSGI interface,
 the signed order webhook, the worker's ingestion and attribution): customers are split
-between DMF and popular by the experiment's hash, see their arm's list, report impressions and clicks through
-the analytics endpoint and buy some clicked SKUs (and others). DMF's lists hold what each
-customer likes, so they are clicked and bought more (the synthetic click model); the report
-must find that difference significant, and the attributed revenue must equal the sum of the
-order lines whose SKU the same customer clicked."""
+between DMF and popular by the experiment's hash, see their arm's list, report impressions
+and clicks through the analytics endpoint and buy some clicked SKUs (and others). DMF's
+lists hold what each customer likes, so they are clicked and bought more (the synthetic
+click model); the report must find that difference significant, and the attributed revenue
+must equal the sum of the order lines whose SKU the same customer clicked."""
 
 from __future__ import annotations
 
