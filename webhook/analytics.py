@@ -19,6 +19,7 @@ counts nothing twice.
 
 from __future__ import annotations
 
+import hmac
 import json
 from datetime import date, timedelta
 from typing import Annotated, Literal
@@ -113,8 +114,6 @@ def _check(beacon: Beacon, secret: str) -> None:
 
 
 def _same(a: str, b: str) -> bool:
-    import hmac
-
     return hmac.compare_digest(a.encode(), b.encode("utf-8", "replace"))
 
 
