@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
             experiments.stop(engine, r, name, args.winner)
             print(f"experiment {name} stopped; {args.winner} is now served to everybody")
         else:
-            _print(report(engine, args.name), args.json)
+            print_report(report(engine, args.name), args.json)
     except experiments.ExperimentError as exc:
         raise CliError(str(exc)) from None
     except (SQLAlchemyError, redis_lib.RedisError) as exc:
@@ -80,7 +80,7 @@ def _fmt(value, ci=None, pct=False) -> str:
     return f(value) + (f" [{f(ci[0])}, {f(ci[1])}]" if ci else "")
 
 
-def _print(rep: dict, as_json: bool) -> None:
+def print_report(rep: dict, as_json: bool) -> None:
     if as_json:
         print(json.dumps(rep, indent=2))
         return
