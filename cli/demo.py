@@ -223,7 +223,8 @@ def run(args: argparse.Namespace) -> int:
 
         week = simulate_week(rt, token_secret)
         print(f"simulated a week of storefront analytics: {week['visits']} visits, "
-              f"{week['credited_lines']} order lines credited to clicks", flush=True)
+              f"{week['orders']} orders, {week['credited_lines']} order lines credited to "
+              f"clicks; the live storefront serves the winner, {week['winner']}", flush=True)
         from cli.experiment import print_report
         from storage.experiment_report import report
 

@@ -1,57 +1,74 @@
 """`dmfrec demo`'s simulated week of storefront analytics, for the dashboard.
 
-An A/B experiment (dmf 50 / popular 50) is started; every customer with an order in the last
-7 days of the replayed history, and as many without, "saw" their arm's list (5 SKUs) an hour
-before each order (or at noon on a random day): the model's published list or the popular
-one. Clicks follow a synthetic model: a listed SKU the customer then bought is clicked with
-probability 0.8, any other with 0.03. The clicks are recorded as the analytics endpoint
-records them, then the week's real orders are attributed by the same code as the live loop
-(storage.analytics.attribute): the revenue shown is that of real order lines, the visits and
-clicks are simulated. The experiment is then stopped with DMF as the winner, so the live demo
-storefront serves DMF to everybody (its check buys from a DMF list)."""
+An A/B experiment (dmf 50 / popular 50) is started and a week is simulated forward: each
+visit shows a customer their arm's list (5 SKUs: the model's published list or the popular
+one). The synthetic click model: a listed SKU among the customer's "taste" (the 20 SKUs most
+bought by customers who share a purchase with them, their own purchases left out) is clicked
+with probability 0.3, any other with 0.03; a clicked SKU is bought with probability 0.5 (a
+new order at the SKU's last price, applied by storage's ingestion, no webhook event). Clicks
+are recorded as the analytics endpoint records them and the simulated orders are attributed
+by the live loop's code (storage.analytics.attribute). The experiment is then stopped with
+the arm earning most per visitor as the winner, which the live demo storefront serves.
+"""
 
 from __future__ import annotations
 
 import random
-from collections import defaultdict
 from datetime import timedelta
 
+import numpy as np
+import scipy.sparse as sp
 from sqlalchemy import select
 
 from storage import analytics, experiments
-from storage.ingestion import utcnow
-from storage.models import Order, OrderLine
+from storage.db import run_transaction
+from storage.experiment_report import report
+from storage.ingestion import apply_snapshots, utcnow
+from storage.models import Interaction, Product
+from storage.snapshot import parse_event
 from webhook import recids
 from worker import publish
 from worker.runtime import Runtime
 
 SHOWN = 5
+TASTE = 20
+FIRST_ORDER_ID = 900_000_000  # far above the replayed history's ids
 
 
-def simulate_week(rt: Runtime, secret: str, seed: int = 0) -> dict:
-    """Record a week of impressions and clicks, attribute the week's orders; a summary."""
+def tastes(pairs: list[tuple[str, str]]) -> dict[str, set[str]]:
+    """customer -> the TASTE SKUs most bought by customers sharing a purchase with them."""
+    customers = sorted({c for c, _ in pairs})
+    skus = sorted({s for _, s in pairs})
+    row = {c: k for k, c in enumerate(customers)}
+    col = {s: k for k, s in enumerate(skus)}
+    m = sp.csr_matrix((np.ones(len(pairs)), ([row[c] for c, _ in pairs],
+                                             [col[s] for _, s in pairs])),
+                      shape=(len(customers), len(skus)))
+    m.data[:] = 1.0
+    scores = ((m @ m.T) @ m).toarray()
+    scores[m.toarray() > 0] = -1  # their own purchases are no discovery
+    top = np.argsort(-scores, axis=1)[:, :TASTE]
+    return {c: {skus[j] for j in top[k] if scores[k, j] > 0} for k, c in enumerate(customers)}
+
+
+def simulate_week(rt: Runtime, secret: str, seed: int = 0, visits: int = 400) -> dict:
+    """Record a simulated week of impressions, clicks and orders; a summary."""
     rng = random.Random(seed)
-    since = utcnow() - timedelta(days=7)
     with rt.reading() as session:
-        lines = session.execute(
-            select(Order.entity_id, Order.customer_key, Order.created_at, OrderLine.sku)
-            .join(OrderLine, OrderLine.order_id == Order.entity_id)
-            .where(Order.created_at >= since, Order.customer_key.is_not(None))).all()
-        everybody = sorted(set(session.scalars(
-            select(Order.customer_key).where(Order.customer_key.is_not(None)).distinct())))
-    orders: dict[tuple, set[str]] = defaultdict(set)
-    for order_id, customer, at, sku in lines:
-        orders[(order_id, customer, at)].add(sku)
-    buyers = {c for _, c, _ in orders}
-    idle = [c for c in everybody if c not in buyers]
-    visits = [(c, at - timedelta(hours=1), skus) for (_, c, at), skus in orders.items()]
-    visits += [(c, since + timedelta(days=rng.randrange(7), hours=12), set())
-               for c in rng.sample(idle, min(len(idle), len(buyers)))]
+        pairs = [(c, s) for c, s in session.execute(
+            select(Interaction.customer_key, Interaction.sku).where(Interaction.qty > 0))]
+        prices = {s: float(p) for s, p in session.execute(select(Product.sku, Product.price))
+                  if p is not None}
+    taste = tastes(pairs)
+    start = utcnow() - timedelta(days=7)
     config = experiments.start(rt.engine, rt.redis, f"demo-{utcnow():%Y%m%d%H%M%S}",
                                [("dmf", 50.0), ("popular", 50.0)])
     popular = [s for s, _ in publish.read_popular(rt.redis)][:SHOWN]
-    rows = []
-    for customer, at, bought in visits:
+    rows, orders = [], []
+    # In time order: a repeated click on the same list the same day is one click, the first.
+    week = sorted((start + timedelta(seconds=rng.randrange(7 * 86_400 - 3600)), customer)
+                  for customer in rng.choices(sorted(taste), k=visits))
+    for at, customer in week:
         arm = experiments.assign(config, customer)
         version, own = publish.read_user_list(rt.redis, customer)
         shown = [s for s, _ in own][:SHOWN] if arm.arm == "dmf" and own else popular
@@ -62,12 +79,26 @@ def simulate_week(rt: Runtime, secret: str, seed: int = 0) -> dict:
                    "subject": customer, "experiment": arm.experiment, "arm": arm.arm,
                    "version": version, "at": at}
             rows.append(row)
-            if rng.random() < (0.8 if sku in bought else 0.03):
-                rows.append(row | {"kind": "click", "at": at + timedelta(minutes=5)})
+            if rng.random() < (0.3 if sku in taste[customer] else 0.03):
+                rows.append(row | {"kind": "click", "at": at + timedelta(minutes=1)})
+                if rng.random() < 0.5 and customer.isdigit():
+                    orders.append(_order(FIRST_ORDER_ID + len(orders), int(customer), sku,
+                                         prices.get(sku, 10.0), at + timedelta(minutes=10)))
     analytics.record_events(rt.engine, rows)
-    credited = analytics.attribute(rt.engine, [o for o, _, _ in orders], rt.policy,
-                                   rt.settings.attribution_days)
-    # The live demo storefront keeps DMF for everybody (its check buys from a DMF list).
-    experiments.stop(rt.engine, rt.redis, config["name"], "dmf")
-    return {"experiment": config["name"], "visits": len(visits), "events": len(rows),
-            "orders": len(orders), "credited_lines": credited}
+    run_transaction(rt.engine, lambda s: apply_snapshots(s, orders, rt.policy))
+    ids = [o.entity_id for o in orders]
+    credited = analytics.attribute(rt.engine, ids, rt.policy, rt.settings.attribution_days)
+    arms = report(rt.engine, config["name"])["arms"]
+    winner = max(arms, key=lambda a: a["revenue_per_visitor"] or 0.0)["arm"]
+    experiments.stop(rt.engine, rt.redis, config["name"], winner)
+    return {"experiment": config["name"], "visits": visits, "events": len(rows),
+            "orders": len(orders), "credited_lines": credited, "winner": winner}
+
+
+def _order(entity: int, customer: int, sku: str, price: float, at):
+    stamp = at.strftime("%Y-%m-%d %H:%M:%S")
+    return parse_event({"event_id": f"demo-sim-{entity}", "order": {
+        "entity_id": entity, "increment_id": str(entity), "customer_id": customer,
+        "state": "processing", "status": "processing", "created_at": stamp,
+        "updated_at": stamp, "items": [{"item_id": 1, "sku": sku, "qty_ordered": 1,
+                                        "price": price, "row_total": price}]}}).order
