@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from webhook.analytics import Beacon
+from webhook.dashboard import SCRIPTS
 
 REF = "#/components/schemas/{model}"
 
@@ -61,7 +62,7 @@ def paths() -> dict[str, Any]:
         "/dashboard/static/{name}": {"get": {
             "summary": "the dashboard's scripts (Chart.js, vendored; the page's own)",
             "parameters": [{"name": "name", "in": "path", "required": True,
-                            "schema": {"type": "string"}}],
+                            "schema": {"type": "string", "enum": list(SCRIPTS)}}],
             "responses": {"200": {"description": "JavaScript"},
                           "404": _error("no such script")}}},
     }

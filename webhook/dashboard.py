@@ -26,6 +26,7 @@ from webhook import services
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 STATIC = Path(__file__).parent / "static"
 COOKIE = "dmfrec_admin"
+SCRIPTS = ("chart.umd.min.js", "dashboard.js")
 
 
 def _authorized() -> bool:
@@ -66,7 +67,7 @@ def page() -> Response:
 
 @bp.get("/static/<path:name>")
 def static(name: str) -> Response:
-    if name not in ("chart.umd.min.js", "dashboard.js"):
+    if name not in SCRIPTS:
         abort(404)
     folder = STATIC / "vendor" / "chartjs" if name.startswith("chart") else STATIC
     return send_from_directory(folder, name, mimetype="text/javascript", max_age=3600)
