@@ -31,7 +31,7 @@ def _assignment(customer_id: str) -> experiments.Assignment:
 def user_list(r, customer_id: str) -> tuple[str | None, list[tuple[str, float]] | None]:
     """What publish.read_user_list gives, for the customer's arm (None list: serve popular)."""
     if _assignment(customer_id).arm != "dmf":
-        return publish.active_version(r), None
+        return None, None
     return publish.read_user_list(r, customer_id)
 
 
