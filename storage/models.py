@@ -224,3 +224,6 @@ __all__ = [
     "OrderLine",
     "Product",
 ]
+
+# issue 18: the analytics tables join the same metadata (migrations and create_all see them).
+from storage import analytics_models  # noqa: E402,F401

@@ -26,6 +26,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     from config import logs
     from webhook import catalog, health, openapi, services, storefront, webhooks, widget
     from webhook.admin import bp as admin_bp  # issue 16: erasure
+    from webhook.analytics import bp as analytics_bp  # issue 18: impressions and clicks
+    from webhook.dashboard import bp as dashboard_bp  # issue 18: merchant dashboard
 
     settings = service_settings(settings)
     app = Flask(__name__)
@@ -41,6 +43,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(openapi.bp)
     app.register_blueprint(widget.bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(analytics_bp)  # issue 18
+    app.register_blueprint(dashboard_bp)  # issue 18
     if settings.cors_origin_list:
         CORS(
             app,

@@ -13,6 +13,7 @@ from flask import Blueprint, Response, jsonify
 
 from storage.catalog import CatalogEvent
 from storage.snapshot import SnapshotEvent
+from webhook import analytics_openapi  # issue 18
 from webhook.admin import EraseRequest
 from webhook.query import CustomerListQuery, DemoQuery, ListQuery, openapi_parameters
 
@@ -84,6 +85,7 @@ def document() -> dict[str, Any]:
         "PopularList": {"type": "object", "required": ["items"], "properties": {
             "fallback": {"type": "boolean"},
             "items": {"type": "array", "items": {"$ref": REF.format(model="ListItem")}}}},
+        **analytics_openapi.schemas(),  # issue 18
     }
     return {
         "openapi": "3.1.0",
@@ -203,6 +205,7 @@ def document() -> dict[str, Any]:
                 "responses": {"303": {"description": "back to the demo page"},
                               "400": {"description": "customer or sku missing"},
                               "404": {"description": "demo mode is off"}}}},
+            **analytics_openapi.paths(),  # issue 18
         },
     }
 

@@ -14,7 +14,7 @@ import json
 
 from flask import Blueprint, Response, abort, jsonify, request
 
-from webhook import lists, services, tokens
+from webhook import experiments, lists, services, tokens
 from webhook.metrics import STOREFRONT_LISTS
 from webhook.query import CustomerListQuery, ListQuery, Q, parse
 from worker import publish
@@ -57,12 +57,21 @@ def _unauthorized(message: str) -> None:
     abort(response)
 
 
-def _answer(head: dict, served: lists.Served, kind: str, cache: str) -> Response:
+def _answer(head: dict, served: lists.Served, kind: str, cache: str,
+            customer_id: str | None = None) -> Response:
     """`head` (the answer's fields before ``items``: add any new field there) followed by the
-    script's ready-made ``items`` JSON, spliced as text rather than decoded and re-encoded."""
+    script's ready-made ``items`` JSON, spliced as text rather than decoded and re-encoded.
+    An answer that carries a recommendation id (issue 18: a customer's, or the widget's with
+    a ``session``) decodes its few served items once, for their SKUs and positions."""
     LISTS_SERVED[kind, served.fallback].inc()
-    text = json.dumps(head, separators=(",", ":"))
-    response = Response(f'{text[:-1]},"items":{served.items}}}', mimetype="application/json")
+    if services.settings().token_secret and (
+            customer_id is not None or request.args.get("session") is not None):
+        body = experiments.tag({**head, "items": json.loads(served.items)}, kind, customer_id)
+        text = json.dumps(body, separators=(",", ":"))
+    else:
+        text = json.dumps(head, separators=(",", ":"))
+        text = f'{text[:-1]},"items":{served.items}}}'
+    response = Response(text, mimetype="application/json")
     response.headers["Cache-Control"] = cache
     return response
 
@@ -72,11 +81,15 @@ def customer_recommendations(customer_id: str) -> Response:
     _authorize(customer_id)
     query, limit = _query(CustomerListQuery)
     buyer = customer_id if services.settings().exclude_purchased else None
-    served = lists.serve(services.list_script(), "user", customer_id, limit=limit,
+    # issue 18: the customer's A/B arm decides whether the model's list is served at all.
+    model_list = experiments.user_list_allowed(customer_id)
+    served = lists.serve(services.list_script(), "user" if model_list else "",
+                         customer_id if model_list else "", limit=limit,
                          exclude=query.exclude, website=query.website, buyer=buyer)
-    head = {"customer_id": customer_id, "version": None if served.fallback else served.version,
-            "fallback": served.fallback}
-    return _answer(head, served, "customer", "private, max-age=60")
+    fallback = served.fallback or not model_list
+    head = {"customer_id": customer_id, "version": None if fallback else served.version,
+            "fallback": fallback}
+    return _answer(head, served, "customer", "private, max-age=60", customer_id)
 
 
 @bp.get("/items/<sku>/similar")

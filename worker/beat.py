@@ -61,6 +61,11 @@ SCHEDULE = {
         "task": "worker.tasks.retention",
         "schedule": crontab(hour=4, minute=45),
     },
+    # issue 18: raw impressions/clicks past DMFREC_ANALYTICS_RAW_DAYS become daily counts.
+    "analytics-roll-up": {
+        "task": "worker.tasks.analytics_roll_up",
+        "schedule": crontab(hour=4, minute=50),
+    },
     "restore-active-version": {
         "task": "worker.tasks.restore_active_version",
         "schedule": timedelta(seconds=60),

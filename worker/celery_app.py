@@ -47,6 +47,7 @@ TASK_ROUTES = {
     "worker.tasks.restore_redis": {"queue": INGEST_QUEUE},  # recovery: not behind training
     "worker.tasks.scrub_artifacts": {"queue": INGEST_QUEUE},  # erasure: not behind training
     "worker.tasks.retention": {"queue": INGEST_QUEUE},
+    "worker.tasks.analytics_roll_up": {"queue": INGEST_QUEUE},  # issue 18
     "worker.tasks.publish_version": {"queue": TRAIN_QUEUE},
     "worker.tasks.fine_tune": {"queue": TRAIN_QUEUE},
     "worker.tasks.nightly_retrain": {"queue": TRAIN_QUEUE},

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from storage import failures, ingestion
 from storage.db import is_outage
 from storage.models import Event, Interaction, Order, Product
-from worker import events, metrics, publish
+from worker import attribution, events, metrics, publish
 from worker.runtime import LoadedModel, Runtime
 
 log = logging.getLogger("dmfrec.worker")
@@ -67,6 +67,7 @@ def process_event(rt: Runtime, event_id: str) -> dict:
             after = session.scalar(select(Event.customer_key)
                                    .where(Event.event_id == event_id))
         customers = sorted({k for k in (before, after) if k is not None})
+        attribution.refresh_order(rt, row.order_id)  # issue 18: credit recommendation clicks
         started = time.perf_counter()
         refresh_customers(rt, customers)
         refresh_popular(rt)

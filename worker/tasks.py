@@ -199,3 +199,14 @@ def fine_tune(self: Task, if_needed: bool = False) -> dict:
     logs.reset(task_id=self.request.id)
     with outages_retried():
         return training.fine_tune(runtime(), if_needed=if_needed)
+
+
+# issue 18: storefront analytics ----------------------------------------------------------
+@app.task(name="worker.tasks.analytics_roll_up", bind=True, **RETRY)
+def analytics_roll_up(self: Task) -> dict:
+    """Daily: raw impressions/clicks past their retention kept as per-day counts."""
+    from worker import attribution
+
+    logs.reset(task_id=self.request.id)
+    with outages_retried():
+        return attribution.roll_up(runtime())

@@ -16,7 +16,8 @@ from storage import schema
 from storage.db import make_engine
 from storage.models import Base
 
-TABLES = {"orders", "order_lines", "events", "interactions", "products", "model_versions"}
+TABLES = {"orders", "order_lines", "events", "interactions", "products", "model_versions",
+          "rec_events", "rec_daily", "attributed_lines", "experiments"}  # issue 18
 
 
 def _diff(url: str) -> list:

@@ -27,7 +27,7 @@ def test_configuration():
     assert conf.task_acks_late and conf.task_reject_on_worker_lost
     assert conf.task_serializer == "json" and conf.accept_content == ["json"]
     assert conf.broker_transport_options["visibility_timeout"] >= 6 * 3600
-    assert len(conf.beat_schedule) == 9
+    assert len(conf.beat_schedule) == 10  # issue 18: analytics-roll-up
     for entry in conf.beat_schedule.values():
         assert entry["task"] in app.tasks
         assert TASK_ROUTES[entry["task"]]["queue"] in (INGEST_QUEUE, TRAIN_QUEUE)

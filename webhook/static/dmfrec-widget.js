@@ -7,7 +7,11 @@
  * price, url, image}}) the cards show name, price, image and link; without it, or if that
  * call fails, SKU links. A failed list request leaves the element empty (data-state="error")
  * and never breaks the page. With data-website only that Magento website's products are listed;
- * with data-only-known only SKUs the product-info route describes (the Magento module sets it). */
+ * with data-only-known only SKUs the product-info route describes (the Magento module sets it).
+ * Analytics (issue 18): when the answer carries a "recommendation", the cards seen (at least
+ * half the list in the viewport, IntersectionObserver) and clicked are reported in batched
+ * navigator.sendBeacon calls to <data-api>/v1/analytics/events; a guest keeps the session id
+ * the API mints in sessionStorage. */
 (function () {
   "use strict";
 
@@ -62,6 +66,7 @@
     items.forEach(function (item) { el.appendChild(card(el, item, infos[item.sku])); });
     el.setAttribute("data-state", guest ? "popular" : body.fallback ? "fallback" : "personal");
     if (body.version) el.setAttribute("data-version", body.version);
+    track(el, body, items);  // issue 18: impressions and clicks
   }
 
   function load(el) {
@@ -76,6 +81,7 @@
         "/recommendations?limit=" + limit;
       headers.Authorization = "Bearer " + token;
     }
+    else url += "&session=" + encodeURIComponent(guestSession() || "new");  // issue 18
     var website = el.getAttribute("data-website");
     if (website) url += "&website=" + encodeURIComponent(website);
     return fetch(url, { headers: headers })
@@ -83,6 +89,86 @@
       .then(function (body) { return render(el, body, limit, !(customer && token)); })
       .catch(function () { el.setAttribute("data-state", "error"); });
   }
+
+  // ---- issue 18: impressions and clicks, batched into beacons --------------------------
+  var SESSION_KEY = "dmfrec-session";
+  var queues = {};  // "<api> <token>" -> {api, token, reports: {recId: report}}
+  var sent = {};  // "<recId> <sku> <type>": reported already from this page
+  var timer = null;
+
+  function guestSession() {
+    try { return window.sessionStorage.getItem(SESSION_KEY); } catch (e) { return null; }
+  }
+
+  function keepSession(session) {
+    try { window.sessionStorage.setItem(SESSION_KEY, session); } catch (e) { /* private mode */ }
+  }
+
+  function queue(el, rec, sku, type) {
+    var position = rec.positions[sku];
+    var once = rec.id + " " + sku + " " + type;
+    if (!position || sent[once]) return;
+    sent[once] = true;
+    var api = (el.getAttribute("data-api") || "").replace(/\/$/, "");
+    var token = rec.subject.indexOf("s.") === 0 ? "" : (el.getAttribute("data-token") || "");
+    var key = api + " " + token;
+    var q = queues[key] || (queues[key] = { api: api, token: token, reports: {} });
+    var report = q.reports[rec.id];
+    if (!report) {
+      var skus = Object.keys(rec.positions).sort(function (a, b) {
+        return rec.positions[a] - rec.positions[b];
+      });
+      report = q.reports[rec.id] = { recommendation: { id: rec.id, subject: rec.subject,
+        experiment: rec.experiment, arm: rec.arm, version: rec.version, day: rec.day,
+        skus: skus }, events: [] };
+    }
+    report.events.push({ type: type, sku: sku, position: position });
+    if (!timer) timer = setTimeout(flush, 2000);
+  }
+
+  function flush() {
+    timer = null;
+    Object.keys(queues).forEach(function (key) {
+      var q = queues[key];
+      var reports = Object.keys(q.reports).map(function (id) { return q.reports[id]; });
+      if (!reports.length) return;
+      var body = { reports: reports };
+      if (q.token) body.token = q.token;
+      var blob = new Blob([JSON.stringify(body)], { type: "text/plain" });
+      try { navigator.sendBeacon(q.api + "/v1/analytics/events", blob); } catch (e) { /* gone */ }
+      q.reports = {};
+    });
+  }
+
+  function track(el, body, items) {
+    var rec = body.recommendation;
+    if (body.session) keepSession(body.session);
+    if (!rec || !items.length || !navigator.sendBeacon) return;
+    el.setAttribute("data-rec-id", rec.id);
+    if (el._dmfrecObserver) el._dmfrecObserver.disconnect();
+    if (window.IntersectionObserver) {
+      var seen = new IntersectionObserver(function (entries) {
+        entries.forEach(function (entry) {
+          if (!entry.isIntersecting) return;
+          items.forEach(function (item) { queue(el, rec, item.sku, "impression"); });
+          seen.disconnect();
+        });
+      }, { threshold: 0.5 });
+      seen.observe(el);
+      el._dmfrecObserver = seen;
+    }
+    Array.prototype.forEach.call(el.querySelectorAll(".dmfrec-card"), function (a) {
+      a.addEventListener("click", function () {
+        queue(el, rec, a.getAttribute("data-sku"), "click");
+        flush();  // the page is about to go: send now
+      });
+    });
+  }
+
+  window.addEventListener("pagehide", flush);
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "hidden") flush();
+  });
 
   function start() {
     var els = document.querySelectorAll("[data-dmfrec]");

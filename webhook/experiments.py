@@ -1,0 +1,79 @@
+"""The storefront's side of A/B tests and analytics: which list a customer's arm gets, and
+the recommendation object every answer carries (webhook.recids).
+
+`user_list_allowed` says whether a customer's arm gets the model's list: arm ``dmf`` does,
+arm ``popular`` does not (the route then serves the popular list, as for a customer without
+one), arm ``magento`` none either and `tag` empties the items: the shop shows its own
+related/up-sell links (declared; they are not measured here yet). `tag` adds the
+``recommendation`` object (id, subject, experiment, arm, version, day, positions); a guest's
+answer has it only when the request names a ``session`` (the widget's), and a minted
+``session`` when that was ``new`` or not genuine. Without DMFREC_TOKEN_SECRET nothing is tagged
+(reports could not be verified).
+"""
+
+from __future__ import annotations
+
+from flask import g, request
+
+from storage import experiments
+from webhook import recids, services
+
+
+def _assignment(customer_id: str) -> experiments.Assignment:
+    cached = g.get("dmfrec_assignment")
+    if cached is None:
+        cached = experiments.assign(experiments.read_config(services.redis()), customer_id)
+        g.dmfrec_assignment = cached
+    return cached
+
+
+def user_list_allowed(customer_id: str) -> bool:
+    """Whether the customer's arm is served the model's list (else: the popular one)."""
+    return _assignment(customer_id).arm == "dmf"
+
+
+def _guest_session(secret: str) -> tuple[str | None, bool]:
+    """The request's valid ``?session=``, a new one for any other value (the widget sends
+    ``session=new``), or None without the parameter; (session, minted)."""
+    given = request.args.get("session")
+    if given is None:
+        return None, False
+    if recids.valid_session(secret, given):
+        return given, False
+    return recids.mint_session(secret), True
+
+
+def tag(body: dict, kind: str, customer_id: str | None = None) -> dict:
+    """`body` with its ``recommendation`` object (and a guest's ``session``)."""
+    secret = services.settings().token_secret
+    if not secret:
+        return body
+    if customer_id is not None:
+        subject, assignment = customer_id, _assignment(customer_id)
+        if assignment.arm == "magento":
+            body["items"] = []
+    else:
+        subject, minted = _guest_session(secret)
+        if subject is None:  # not the widget: the public answer stays as it was
+            return body
+        assignment = experiments.Assignment("", "popular" if kind == "popular" else "dmf")
+        if minted:
+            body["session"] = subject
+            g.dmfrec_private = True  # webhook.analytics: never cache a minted session publicly
+    skus = [item["sku"] for item in body["items"]]
+    day = publish_day()
+    version = body.get("version")
+    body["recommendation"] = {
+        "id": recids.rec_id(secret, subject, assignment.experiment, assignment.arm, version,
+                            day, skus),
+        "subject": subject, "experiment": assignment.experiment, "arm": assignment.arm,
+        "version": version, "day": day, "kind": kind,
+        "positions": {sku: k for k, sku in enumerate(skus, 1)},
+    }
+    return body
+
+
+def publish_day() -> str:
+    from storage.ingestion import utcnow
+
+    return utcnow().date().isoformat()
