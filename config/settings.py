@@ -84,6 +84,7 @@ class Settings(BaseSettings):
     analytics_raw_days: int = Field(30, ge=1)  # raw impressions/clicks kept, then per day/arm/SKU
     analytics_max_body_bytes: int = Field(16_384, ge=1024)  # larger beacons are answered 413
     admin_token: str = ""  # bearer token of /dashboard (at least 24 bytes; empty: dashboard off)
+    experiment_refresh_s: float = 5.0  # a web process rereads the A/B config this often
     # issue 18: end
 
     @field_validator("webhook_secrets")

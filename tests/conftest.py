@@ -62,6 +62,7 @@ def make_settings(tmp_path: Path, **overrides):
     from config.settings import Settings
 
     overrides.setdefault("guest_salt", TEST_GUEST_SALT)
+    overrides.setdefault("experiment_refresh_s", 0)  # tests see a started experiment at once
     return Settings(database_url=f"sqlite:///{tmp_path / 'dmfrec.db'}", redis_url=TEST_REDIS_URL,
                     broker_url=TEST_REDIS_URL, model_dir=tmp_path / "models", **overrides)
 

@@ -13,6 +13,8 @@ answer has it only when the request names a ``session`` (the widget's), and a mi
 
 from __future__ import annotations
 
+import time
+
 from flask import g, request
 
 from storage import experiments
@@ -22,9 +24,22 @@ from webhook import recids, services
 def _assignment(customer_id: str) -> experiments.Assignment:
     cached = g.get("dmfrec_assignment")
     if cached is None:
-        cached = experiments.assign(experiments.read_config(services.redis()), customer_id)
+        cached = experiments.assign(_config(), customer_id)
         g.dmfrec_assignment = cached
     return cached
+
+
+def _config() -> dict | None:
+    """The experiment config, read from Redis at most once per DMFREC_EXPERIMENT_REFRESH_S
+    in this process: the storefront's list stays one Redis round trip (issue 17), and a
+    started or stopped experiment reaches every web process within that time."""
+    ext = services._ext()
+    expires, config = ext.get("experiment", (0.0, None))
+    now = time.monotonic()
+    if now >= expires:
+        config = experiments.read_config(services.redis())
+        ext["experiment"] = (now + services.settings().experiment_refresh_s, config)
+    return config
 
 
 def user_list_allowed(customer_id: str) -> bool:

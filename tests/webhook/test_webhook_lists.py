@@ -33,6 +33,8 @@ def test_a_customer_list_is_one_round_trip(app, r, token):
     counting.sent = []
     ext = app.extensions["dmfrec"]
     ext["redis"], ext["list_script"] = counting, lists.register(counting)
+    # The A/B config is reread once per DMFREC_EXPERIMENT_REFRESH_S, not per request.
+    ext["settings"] = ext["settings"].model_copy(update={"experiment_refresh_s": 60})
     client = app.test_client()
     response = client.get(f"/v1/customers/42/recommendations?limit=3&exclude=P3&website=1"
                           f"&token={token(42)}")
@@ -64,6 +66,7 @@ def test_website_filter_and_fallback_in_the_script(client, r, token):
     publish.publish_popular(r, [("A", 3.0), ("B", 2.0), ("C", 1.0)])
     r.hset(publish.SKU_WEBSITES, mapping={"A": "2", "B": "1,2", "C": "10"})
     body = client.get(f"/v1/customers/5/recommendations?website=1&token={token(5)}").get_json()
+    assert body.pop("recommendation")["positions"] == {"B": 1}  # issue 18's id rides along
     assert body == {"customer_id": "5", "version": None, "fallback": True,
                     "items": [{"sku": "B", "score": 2.0}]}
     assert [i["sku"] for i in client.get("/v1/popular?website=2").get_json()["items"]] == [
