@@ -21,7 +21,7 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.engine import make_url
 
 from storage.models import Base, Event
-from tests.conftest import TEST_REDIS_URL, free_port, stop
+from tests.conftest import TEST_GUEST_SALT, TEST_REDIS_URL, free_port, stop
 from tests.storage.storage_dbs import MariaDB
 from webhook import tokens
 
@@ -166,7 +166,8 @@ def webhook_server(tmp_path, mariadb, r):
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(REPO), "DMFREC_DATABASE_URL": url,
            "DMFREC_REDIS_URL": TEST_REDIS_URL, "DMFREC_BROKER_URL": TEST_REDIS_URL,
-           "DMFREC_WEBHOOK_SECRETS": SECRET, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+           "DMFREC_WEBHOOK_SECRETS": SECRET, "DMFREC_GUEST_SALT": TEST_GUEST_SALT,
+           "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
            "WEB_CONCURRENCY": "2"}
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}"],
                             cwd=REPO, env=env, stdout=subprocess.DEVNULL,
