@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     train_epochs: int = 0  # nightly retrain epochs (0: the model's default)
     train_members: int = 0  # networks in the nightly model's ensemble (0: the model's default)
     train_warm_start: bool = True  # nightly retrain starts from the active model's weights
+    train_patience: int = 0  # epochs without a validation gain before a member stops (0: 2)
     # Data lifecycle and recovery (issue 16: bad events, training lock, retention).
     event_max_attempts: int = 3  # failed applications (not outages) before an event is `failed`
     train_lock_ttl_s: int = 300  # training lock TTL, renewed by a heartbeat while a run lives

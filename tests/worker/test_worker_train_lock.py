@@ -65,6 +65,7 @@ def test_a_killed_retrain_frees_the_lock_within_the_ttl(shop, settings, r):
     env = {**os.environ, "DMFREC_DATABASE_URL": settings.database_url,
            "DMFREC_REDIS_URL": settings.redis_url, "DMFREC_BROKER_URL": settings.broker_url,
            "DMFREC_MODEL_DIR": str(settings.model_dir), "DMFREC_TRAIN_EPOCHS": "1000000",
+           "DMFREC_TRAIN_PATIENCE": "1000000",  # no early stop: it trains until killed
            "DMFREC_TRAIN_MEMBERS": "1", "DMFREC_TRAIN_LOCK_TTL_S": str(TTL),
            "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-c", KILLED], env=env, cwd=ROOT,
