@@ -44,6 +44,10 @@ class ListQuery(Query):
         default_factory=list, description="comma-separated SKUs to leave out (e.g. the cart)",
         json_schema_extra={"type": "string", "example": "SKU-1,SKU-2"})
 
+    session: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9._-]+$",
+                                description=(
+        "the widget's guest session (`new` to get one): the answer then carries a "
+        "recommendation id for its impression and click reports"))
     website: int | None = Field(None, ge=0, le=2**31 - 1, description=(
         "only SKUs on this Magento website (when their websites are known from the "
         "catalogue sync)"))

@@ -81,3 +81,15 @@ def test_answers_are_json_with_the_head_fields_first(client, r):
     assert list(json.loads(response.data)) == ["sku", "version", "fallback", "items"]
     assert response.get_json()["version"] == "v7"
     assert response.headers["Cache-Control"] == "public, max-age=300"
+
+
+def test_the_guest_session_parameter_is_declared_and_bounded(tmp_path):
+    from tests.conftest import make_settings
+    from webhook import create_app
+
+    client = create_app(make_settings(tmp_path, token_secret="t" * 32)).test_client()
+    bad = client.get("/v1/popular?session=" + "x" * 65)
+    assert bad.status_code == 400 and "session" in bad.get_json()["error"]
+    assert client.get("/v1/popular?session=s.%E2%91%A0").status_code == 400  # not ASCII
+    fresh = client.get("/v1/popular?session=new").get_json()
+    assert fresh["session"].startswith("s.") and "recommendation" in fresh
