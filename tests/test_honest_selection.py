@@ -84,6 +84,23 @@ def test_early_stopping_keeps_the_best_validation_epoch():
     assert len(scores) == 12 or len(scores) == best + 1 + 2  # stopped 2 epochs after the best
 
 
+def test_later_members_train_for_the_epoch_count_the_first_one_kept():
+    shop = synthetic_shop(n_customers=300, n_skus=60, seed=6)
+    _, val = build_splits(shop, "full")
+    model = DMF(**{**TINY, "members": 3, "epochs": 10, "patience": 2,
+                   "members_follow_first": True}).fit(val.train.matrix, progress=False,
+                                                      validation=val)
+    first = [h for h in model.history if h["member"] == 1]
+    kept = int(np.argmax([h["val_ndcg"] for h in first])) + 1
+    for member in (2, 3):
+        rows = [h for h in model.history if h["member"] == member]
+        assert [h["epoch"] for h in rows] == list(range(1, kept + 1))
+        assert not any("val_ndcg" in h for h in rows)  # no validation pass, no patience
+    # Each member keeps its own weights: the followers are trained, not copies of the first.
+    a, b = (net.user_tower.first.weight for net in model.nets[:2])
+    assert not np.allclose(a.detach().numpy(), b.detach().numpy())
+
+
 def test_a_diverging_run_stops_after_patience():
     shop = synthetic_shop(n_customers=300, n_skus=60, seed=6)
     _, val = build_splits(shop, "full")
