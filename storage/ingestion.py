@@ -19,6 +19,10 @@ and a configurable child with a zero row_total takes its parent's price and row_
 A line's amount is its row_total (base_row_total, in base currency, when the sender gives it)
 scaled by effective_qty / qty_ordered (4 decimals, half up).
 
+An order's `session_id` (the storefront guest session it was placed from: attribution only),
+once sent, is kept when a later snapshot omits it: an invoice or refund saved in the admin has
+no browser session to send.
+
 Concurrency: locks are taken in one global order (events, orders, products, interactions; each
 sorted by key). MariaDB runs READ COMMITTED (see storage.db), with `SELECT ... FOR UPDATE` on the
 order rows and an upsert lock on each pair before it is recomputed, so the recomputation sees
@@ -217,6 +221,7 @@ def _order_row(d: _Delivery, policy: Policy, now: datetime) -> dict[str, Any]:
         "grand_total": o.grand_total,
         "last_event_id": d.event_id,
         "ingested_at": now,
+        "session_id": o.session_id,
     }
 
 
@@ -247,7 +252,7 @@ def apply_snapshots(
     for part in chunks(ids):
         q = (
             select(ORDERS.c.entity_id, ORDERS.c.updated_at, ORDERS.c.progress,
-                   ORDERS.c.customer_key)
+                   ORDERS.c.customer_key, ORDERS.c.session_id)
             .where(ORDERS.c.entity_id.in_(part))
             .order_by(ORDERS.c.entity_id)
             .with_for_update()
@@ -269,6 +274,9 @@ def apply_snapshots(
                 pairs.add((key, r.sku))
 
     order_rows = [_order_row(d, policy, now) for d in fresh]
+    for row in order_rows:  # the session an order was placed from never changes: keep it
+        if row["session_id"] is None:
+            row["session_id"] = stored[row["entity_id"]].session_id
     line_rows = [row for d in fresh for row in derive_lines(d.order)]
     upsert(session, ORDERS, order_rows)
     upsert(session, LINES, line_rows)
