@@ -106,3 +106,34 @@ def test_guest_gets_popular_and_customer_gets_their_list(browser, served, settin
             "return document.querySelectorAll('script[src$=\"/widget.js\"]').length") == 1
         assert el.get_attribute("data-api") == api
         assert (el.get_attribute("data-customer") == "42") is (who == "customer")
+
+
+SESSION_OF_PAGE = """return [sessionStorage.getItem('dmfrec-session'),
+  (document.cookie.match(/(?:^|; )dmfrec_session=([^;]*)/) || [])[1] || null];"""
+
+
+def test_a_guest_session_is_kept_in_the_cookie_the_checkout_reads(browser, served, r):  # noqa: F811
+    """The module's widget keeps the guest's session id in the `dmfrec_session` cookie (what
+    Plugin\\OrderSessionPlugin stamps on the order); a new tab (empty sessionStorage) takes
+    the session back from the cookie instead of minting another."""
+    php = shutil.which("php")
+    assert php, "Debian's php-cli is needed (.ci/run installs it)"
+    api, origin, folder = served
+    publish.publish_popular(r, [("TOP-1", 9), ("TOP-2", 8)])
+    shutil.copy(MODULE_JS, folder / "recommendations.js")
+    html = _page(php, api, "")
+    (folder / "guest.html").write_text(
+        html.replace("<body>", "<body><script>var SECTION_URL = 'guest.json';</script>"))
+    (folder / "guest.json").write_text('{"dmfrec": []}')
+    browser.get(f"{origin}/guest.html")
+    el = browser.find_element(By.CLASS_NAME, "dmfrec-placeholder")
+    browser.execute_script("arguments[0].id = 'g';", el)
+    assert _wait_state(browser, "g") == "popular"
+    kept, cookie = browser.execute_script(SESSION_OF_PAGE)
+    assert kept and kept.startswith("s.") and cookie == kept
+    browser.execute_script("sessionStorage.clear();")
+    browser.get(f"{origin}/guest.html")
+    el = browser.find_element(By.CLASS_NAME, "dmfrec-placeholder")
+    browser.execute_script("arguments[0].id = 'g';", el)
+    assert _wait_state(browser, "g") == "popular"
+    assert browser.execute_script(SESSION_OF_PAGE) == [kept, kept]
