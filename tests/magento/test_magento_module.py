@@ -122,6 +122,23 @@ def test_orders_are_observed_only_after_commit():
     assert all(n.endswith(("_commit_after", "_website_change")) for n in names)
 
 
+def test_a_placed_order_is_stamped_with_the_guest_session():
+    """The plugin that stamps the `dmfrec_session` cookie on a placed order is declared
+    globally on the service every checkout places through, and the column it fills exists."""
+    di = ElementTree.parse(MODULE / "etc/di.xml").getroot()
+    plugins = {t.get("name"): p.get("type") for t in di.iter("type") for p in t.iter("plugin")}
+    assert plugins["Magento\\Sales\\Api\\OrderManagementInterface"] == \
+        "Dmfrec\\Recommendations\\Plugin\\OrderSessionPlugin"
+    plugin = (MODULE / "Plugin/OrderSessionPlugin.php").read_text()
+    assert "public function beforePlace(OrderManagementInterface $subject, OrderInterface $order)" \
+        in plugin
+    schema = ElementTree.parse(MODULE / "etc/db_schema.xml").getroot()
+    order = next(t for t in schema.iter("table") if t.get("name") == "sales_order")
+    assert order.get("resource") == "sales"
+    assert [(c.get("name"), c.get("length"), c.get("nullable")) for c in order.iter("column")] \
+        == [("dmfrec_session_id", "64", "true")]
+
+
 def test_packaging():
     composer = json.loads((MODULE / "composer.json").read_text())
     assert composer["type"] == "magento2-module"
@@ -144,9 +161,10 @@ def test_packaging():
     for table in schema.iter("table"):
         listed = whitelist[table.get("name")]
         assert set(listed["column"]) == {c.get("name") for c in table.findall("column")}
-        assert set(listed["index"]) == {i.get("referenceId") for i in table.iter("index")}
-        assert set(listed["constraint"]) == {c.get("referenceId")
-                                             for c in table.findall("constraint")}
+        assert set(listed.get("index", {})) == {i.get("referenceId") for i in table.iter("index")}
+        assert set(listed.get("constraint", {})) == {c.get("referenceId")
+                                                     for c in table.findall("constraint")}
+    assert set(whitelist) == {t.get("name") for t in schema.iter("table")}
     # Its own cron group; no default dmfrec URL; widget off until configured.
     crontab = ElementTree.parse(MODULE / "etc/crontab.xml").getroot()
     assert [g.get("id") for g in crontab.iter("group")] == ["dmfrec"]

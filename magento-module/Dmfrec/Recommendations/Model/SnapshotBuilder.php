@@ -6,7 +6,9 @@
  *
  * Amounts are sent in the order's currency and in the base currency (`base_row_total`): dmfrec
  * values lines in base currency, so stores with several display currencies add up. The
- * website id lets dmfrec keep per-website lists.
+ * website id lets dmfrec keep per-website lists. `session_id` is the widget's random guest
+ * session the order was placed from (sales_order.dmfrec_session_id, see GuestSession): dmfrec
+ * attributes the order to the recommendations clicked in that session; null when unknown.
  *
  * The event id is derived from the order's state of progress, so the same snapshot sent twice
  * (a retry, a resend) has the same id and is counted once; any change gives a new id.
@@ -51,6 +53,7 @@ class SnapshotBuilder
             'grand_total' => isset($order['grand_total']) ? (string) $order['grand_total'] : null,
             'base_currency' => $order['base_currency_code'] ?? null,
             'base_grand_total' => isset($order['base_grand_total']) ? (string) $order['base_grand_total'] : null,
+            'session_id' => (new GuestSession())->valid($order[GuestSession::COLUMN] ?? null),
             'items' => array_map([$this, 'item'], array_values($items)),
         ];
         return ['event_id' => $this->eventId($snapshot), 'order' => $snapshot];
