@@ -139,6 +139,29 @@ def test_a_placed_order_is_stamped_with_the_guest_session():
         == [("dmfrec_session_id", "64", "true")]
 
 
+def test_msi_stock_changes_without_a_product_save_send_catalogue_states():
+    """Source items saved, deleted or decremented and reservations' salability updates (MSI,
+    Magento 2.4.6's own services) are intercepted after MSI's plugins, by plugins that queue
+    the SKUs (Model\\Catalog\\SkuQueue, PHPUnit-tested) for the catalogue sync by SKU."""
+    di = ElementTree.parse(MODULE / "etc/di.xml").getroot()
+    plugins = {(t.get("name"), p.get("type"), p.get("sortOrder"))
+               for t in di.iter("type") for p in t.iter("plugin")}
+    source, salability = ("Dmfrec\\Recommendations\\Plugin\\SourceItemsPlugin",
+                          "Dmfrec\\Recommendations\\Plugin\\SalabilityPlugin")
+    assert {("Magento\\InventoryApi\\Api\\SourceItemsSaveInterface", source, "1000"),
+            ("Magento\\InventoryApi\\Api\\SourceItemsDeleteInterface", source, "1000"),
+            ("Magento\\Inventory\\Model\\SourceItem\\Command\\DecrementSourceItemQty", source,
+             "1000"),
+            ("Magento\\InventoryIndexer\\Model\\Queue\\UpdateIndexSalabilityStatus", salability,
+             "1000")} <= plugins
+    for name in ("SourceItemsPlugin", "SalabilityPlugin"):
+        code = (MODULE / f"Plugin/{name}.php").read_text()
+        assert "public function afterExecute(object $subject" in code
+        assert "$this->sync->syncSkus($this->queue->take())" in code
+    sync = (MODULE / "Model/Catalog/Sync.php").read_text()
+    assert "getProductsIdsBySkus" in sync and "public function syncSkus(array $skus): int" in sync
+
+
 def test_packaging():
     composer = json.loads((MODULE / "composer.json").read_text())
     assert composer["type"] == "magento2-module"
