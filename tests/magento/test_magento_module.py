@@ -178,6 +178,13 @@ def test_packaging():
     sensitive = {i.get("name") for a in di.iter("argument") if a.get("name") == "sensitive"
                  for i in a.iter("item")}
     assert obscure == sensitive == {"dmfrec/general/webhook_secret", "dmfrec/general/token_secret"}
+    # The connection (URL and both secrets) may be set per website; timeouts are global.
+    general = next(g for g in system.iter("group") if g.get("id") == "general")
+    website = {f.get("id") for f in general.iter("field") if f.get("showInWebsite") == "1"}
+    assert website == {"enabled", "endpoint", "webhook_secret", "token_secret"}
+    config = (MODULE / "Model/Config.php").read_text()
+    assert "public function endpoint(?int $websiteId = null): string" in config
+    assert "ScopeInterface::SCOPE_WEBSITE, $websiteId" in config
     # db_schema_whitelist.json lists exactly what db_schema.xml declares.
     schema = ElementTree.parse(MODULE / "etc/db_schema.xml").getroot()
     whitelist = json.loads((MODULE / "etc/db_schema_whitelist.json").read_text())

@@ -59,13 +59,17 @@ class SnapshotBuilder
         return ['event_id' => $this->eventId($snapshot), 'order' => $snapshot];
     }
 
-    /** The outbox message for a built snapshot: one row per order, newest progress wins. */
+    /**
+     * The outbox message for a built snapshot: one row per order, newest progress wins; sent to
+     * the connection of the order's website.
+     */
     public function message(array $event): Message
     {
         $order = $event['order'];
         return new Message('order:' . $order['entity_id'], (string) $event['event_id'],
             $this->version($order), Message::ORDERS,
-            json_encode($event, JSON_THROW_ON_ERROR | JSON_UNESCAPED_UNICODE | JSON_UNESCAPED_SLASHES));
+            json_encode($event, JSON_THROW_ON_ERROR | JSON_UNESCAPED_UNICODE | JSON_UNESCAPED_SLASHES),
+            isset($order['website_id']) ? (int) $order['website_id'] : null);
     }
 
     /**
