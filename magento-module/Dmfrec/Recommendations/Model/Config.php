@@ -146,6 +146,12 @@ class Config implements Settings
             '/');
     }
 
+    /** Magento's cookie restriction mode (Stores > Configuration > General > Web > Default Cookie Settings). */
+    public function cookieRestriction(int|string|null $store = null): bool
+    {
+        return $this->scopeConfig->isSetFlag('web/cookie/cookie_restriction', ScopeInterface::SCOPE_STORE, $store);
+    }
+
     public function widgetLimit(int|string|null $store = null): int
     {
         return max(1, min(50, (int) $this->value('dmfrec/widget/limit', ScopeInterface::SCOPE_STORE, $store)));

@@ -28,7 +28,9 @@ define(['Magento_Customer/js/customer-data'], function (customerData) {
         el.setAttribute('data-api', config.api);
         el.setAttribute('data-limit', String(config.limit));
         // The guest session id goes into a cookie the checkout reads (order attribution).
-        el.setAttribute('data-session-cookie', '');
+        if (mayKeepSessionCookie(config.sessionCookieConsent)) {
+            el.setAttribute('data-session-cookie', '');
+        }
         if (config.productsUrl) {
             // Cards only for products this store shows (enabled, visible, in stock, here).
             el.setAttribute('data-products-url', config.productsUrl);
@@ -40,6 +42,24 @@ define(['Magento_Customer/js/customer-data'], function (customerData) {
         if (data && data.customer_id && data.token) {
             el.setAttribute('data-customer', data.customer_id);
             el.setAttribute('data-token', data.token);
+        }
+    }
+
+    /**
+     * With cookie restriction mode on (`website` is then the store's website id), only once the
+     * visitor allowed cookies for that website, as Magento's own scripts check it.
+     */
+    function mayKeepSessionCookie(website) {
+        var match;
+
+        if (website === null || website === undefined) {
+            return true;
+        }
+        match = document.cookie.match(/(?:^|; )user_allowed_save_cookie=([^;]*)/);
+        try {
+            return match !== null && JSON.parse(decodeURIComponent(match[1]))[website] === 1;
+        } catch (e) {
+            return false;
         }
     }
 
