@@ -67,3 +67,22 @@ def test_a_guest_order_is_credited_by_its_browser_session(rt, make_event, record
                           minutes_ago=4)
     live.process_event(rt, record(canceled))
     assert _credited(rt) == []
+
+
+def test_a_late_placement_snapshot_brings_the_session_and_the_credit(rt, make_event, record):
+    """Out of order: the invoice's snapshot (without the session) is applied first; the
+    placement's, older and so stale, still brings the session, and the click is credited."""
+    session = "s.bGF0ZWxhdGVsYXRlbGF0ZQ.00112233445566778899"
+    record_events(rt.engine, [{"rec_id": "d" * 32, "sku": "SKU-A", "kind": "click",
+                               "position": 1, "subject": session, "experiment": "",
+                               "arm": "dmf", "version": None,
+                               "at": utcnow() - timedelta(hours=1)}])
+    invoiced = make_event("i2", entity_id=2002, customer_id=None, lines={"SKU-A": 1},
+                          minutes_ago=5)
+    placed = make_event("i1", entity_id=2002, customer_id=None, lines={"SKU-A": 1},
+                        minutes_ago=10)
+    placed["order"]["session_id"] = session
+    live.process_event(rt, record(invoiced))
+    assert _credited(rt) == []
+    assert live.process_event(rt, record(placed))["outcome"] == "stale"
+    assert _credited(rt) == [("SKU-A", Decimal("10.0000"), "dmf")]
