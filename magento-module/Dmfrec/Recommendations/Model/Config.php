@@ -122,7 +122,28 @@ class Config implements Settings
 
     public function catalogSyncEnabled(): bool
     {
-        return $this->isEnabled() && $this->scopeConfig->isSetFlag('dmfrec/catalog/sync');
+        return $this->scopeConfig->isSetFlag('dmfrec/catalog/sync') && $this->catalogTargets() !== [];
+    }
+
+    /**
+     * The connections product states go to: the default one and each website's own (when it
+     * differs), enabled ones only (CatalogBatch::targets).
+     *
+     * @return array<int, int|null> website ids, null for the default connection
+     */
+    public function catalogTargets(): array
+    {
+        $enabled = [];
+        if ($this->isEnabled()) {
+            $enabled[''] = [$this->endpoint(), $this->webhookSecret()];
+        }
+        foreach ($this->storeManager->getWebsites() as $website) {
+            $id = (int) $website->getId();
+            if ($this->isEnabled($id)) {
+                $enabled[$id] = [$this->endpoint($id), $this->webhookSecret($id)];
+            }
+        }
+        return CatalogBatch::targets($enabled);
     }
 
     /** Lists for the store's website hold only that website's products. */

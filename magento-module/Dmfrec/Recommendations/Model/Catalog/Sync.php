@@ -83,7 +83,8 @@ class Sync
         if (!$states) {
             return 0;
         }
-        foreach ((new CatalogBatch(self::CHUNK))->messages($states, microtime(true)) as $message) {
+        $targets = $this->config->catalogTargets();
+        foreach ((new CatalogBatch(self::CHUNK))->messages($states, microtime(true), $targets) as $message) {
             $this->delivery->deliver($message);
         }
         return count($states);
