@@ -75,6 +75,8 @@ def process_event(rt: Runtime, event_id: str) -> dict:
         if outcome == "applied" and row.received_at is not None:
             lag = ingestion.utcnow() - row.received_at.replace(tzinfo=None)
             metrics.EVENT_LAG_SECONDS.observe(max(lag.total_seconds(), 0.0))
+    elif outcome == "stale":  # counts nothing, but may bring the order's session (attribution)
+        attribution.refresh_order(rt, row.order_id)
     metrics.EVENTS_PROCESSED.labels(outcome).inc()
     return {"event_id": event_id, "outcome": outcome, "customers": customers}
 
