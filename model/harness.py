@@ -264,6 +264,8 @@ def _best_epochs(history: list[dict]) -> list[dict]:
     best: dict[int, dict] = {}
     for h in history:
         m = h.get("member", 1)
+        if h.get("dropped"):  # a member the ensemble did not keep (members_stop_early)
+            continue
         if m not in best or "val_ndcg" not in h or h["val_ndcg"] > best[m].get("val_ndcg", -1):
             best[m] = h
     return list(best.values())

@@ -115,6 +115,8 @@ class DMFConfig:
     patience: int = 2  # epochs without a validation gain before a member stops
     members_follow_first: bool = False  # with validation: members 2.. train for the epoch
     # count the first member kept, instead of each stopping on its own
+    members_stop_early: bool = False  # with validation: stop adding members once one brings
+    # no gain to the ensemble's validation NDCG@10 (that member is dropped)
     warm_lr: float = 0.2  # a warm-started fit's learning rate, as a share of lr
     weight_decay: float = 0.0
     leave_target_out: bool = True  # predict (i, j) from the row without j (see training)
@@ -262,11 +264,24 @@ class DMF:
         members, schedule = len(self.nets), None
         bar = tqdm(total=members * epochs, desc="DMF", unit="epoch", disable=not progress,
                    leave=False)
+        ensemble_best = -np.inf
         try:
-            for k, net in enumerate(self.nets):
+            for k, net in enumerate(list(self.nets)):
                 self._serving = k + 1
-                kept = self._train_member(k, net, epochs, base_lr, seed_offset, epoch_callback,
-                                          bar, validation, schedule)
+                kept, best = self._train_member(k, net, epochs, base_lr, seed_offset,
+                                                epoch_callback, bar, validation, schedule)
+                if validation is not None and cfg.members_stop_early and k > 0 \
+                        and best <= ensemble_best:
+                    # The ensemble's size, chosen on validation: a member that brings no
+                    # gain is dropped and no further member is trained.
+                    del self.nets[k:]
+                    for row in self.history:
+                        if row.get("member") == k + 1:
+                            row["dropped"] = 1
+                    self.config = dataclasses.replace(cfg, members=k)  # save/load match
+                    bar.total -= epochs * (members - k - 1)
+                    break
+                ensemble_best = max(ensemble_best, best)
                 if k == 0 and validation is not None and cfg.members_follow_first:
                     # Later members train for the first one's best epoch count (chosen on
                     # validation), with no patience epochs to pay and nothing to restore.
@@ -281,9 +296,9 @@ class DMF:
         self, k: int, net: DMFNetwork, epochs: int, base_lr: float, seed_offset: int,
         epoch_callback: EpochCallback | None, bar: tqdm, validation: Split | None,
         schedule: int | None = None,
-    ) -> int:
+    ) -> tuple[int, float]:
         """Train member k for up to `epochs` epochs; returns the epoch count it kept (its best
-        on `validation`, else all it ran)."""
+        on `validation`, else all it ran) and the validation NDCG@10 there (-inf without)."""
         cfg = self.config
         rng = np.random.default_rng(cfg.seed + seed_offset + 1000 * k)
         optimizer = torch.optim.Adam(net.parameters(), lr=base_lr, weight_decay=cfg.weight_decay)
@@ -333,7 +348,7 @@ class DMF:
             self._cache = _Cache()
         bar.update(epochs - ran)  # the epochs early stopping saved
         net.zero_grad(set_to_none=True)  # with the optimizer gone, nothing of training stays
-        return kept
+        return kept, best
 
     def steps_per_epoch(self) -> int:
         cfg = self.config
