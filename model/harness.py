@@ -227,7 +227,11 @@ def _evaluate_model(name, factory, split, val, parts, ks, metrics, seed, tune, d
     for s in seeds:
         model = _make(factory, s, picked)
         started = time.perf_counter()
-        if is_dmf:
+        if is_dmf and not getattr(model, "sees_validation", True):
+            # A fixed configuration (e.g. the defaults before early stopping): it trains on
+            # the whole training part for all its epochs, as it did then.
+            model.fit(train.copy(), progress=progress)
+        elif is_dmf:
             inner = val.train.matrix if val is not None else train
             model.fit(sp.csr_matrix(inner, dtype=np.float32), progress=progress, validation=val)
             if val is not None:

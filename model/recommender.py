@@ -115,7 +115,7 @@ class DMFConfig:
     patience: int = 2  # epochs without a validation gain before a member stops
     members_follow_first: bool = False  # with validation: members 2.. train for the epoch
     # count the first member kept, instead of each stopping on its own
-    members_stop_early: bool = False  # with validation: stop adding members once one brings
+    members_stop_early: bool = True  # with validation: stop adding members once one brings
     # no gain to the ensemble's validation NDCG@10 (that member is dropped)
     warm_lr: float = 0.2  # a warm-started fit's learning rate, as a share of lr
     weight_decay: float = 0.0

@@ -125,6 +125,21 @@ def test_members_stop_once_one_brings_no_validation_gain(tmp_path):
                                rtol=1e-5, atol=1e-6)
 
 
+def test_a_fixed_configuration_trains_on_the_whole_training_part_unstopped():
+    """`benchmarks.quality --dmf dmf-before=before`: the old defaults, as they ran then."""
+    from benchmarks.quality import _variant
+
+    shop = synthetic_shop(n_customers=200, n_skus=80, seed=5)
+    split, val = build_splits(shop, "full")
+    fixed = _variant("dmf-fixed", {**TINY, "epochs": 3, "validation": False})
+    row = _evaluate_model("dmf-fixed", fixed, split, val, user_groups(split), (10,),
+                          ("Recall", "NDCG", "HR"), 0, True, 1, False)
+    assert row["model"] == "dmf-fixed" and "val_NDCG@10" not in row
+    assert row["epochs"] == [3]  # every epoch, nothing stopped
+    model = fixed(0)
+    assert model.sees_validation is False and model.config.epochs == 3
+
+
 def test_a_diverging_run_stops_after_patience():
     shop = synthetic_shop(n_customers=300, n_skus=60, seed=6)
     _, val = build_splits(shop, "full")
