@@ -225,11 +225,14 @@ def apply_snapshots(
     items: Sequence[OrderSnapshot | SnapshotEvent],
     policy: Policy | None = None,
     keys: Mapping[str, str | None] | None = None,
+    touched: set[str] | None = None,
 ) -> list[Outcome]:
     """Apply validated snapshots inside the caller's transaction; "applied" or "stale" each.
 
     Several snapshots of one order may be in `items`: the newest wins, as if applied in turn.
     `keys`: event_id -> the customer key recorded for a compacted event (its email is gone).
+    `touched` receives the customers whose pairs were recomputed (before and after a changed
+    key): exactly the ones whose lists may have changed.
     """
     policy = policy or Policy.from_settings()
     now = utcnow()
@@ -292,6 +295,8 @@ def apply_snapshots(
 
     _learn_products(session, deliveries, fresh, line_rows, policy, now)
     recompute_pairs(session, pairs, policy, now)
+    if touched is not None:
+        touched.update(k for k, _ in pairs)
     applied = set(fresh_ids)
     return [
         "applied" if d.order.entity_id in applied and d.key == best[d.order.entity_id].key
@@ -467,9 +472,12 @@ def _mark(session: Session, statuses: Mapping[str, str], errors: Mapping[str, st
 
 
 def _apply_pending(
-    session: Session, events: Sequence[SnapshotEvent], policy: Policy
+    session: Session, events: Sequence[SnapshotEvent], policy: Policy,
+    touched: set[str] | None = None,
 ) -> dict[str, Outcome]:
-    outcomes = apply_snapshots(session, events, policy)
+    if not events:
+        return {}
+    outcomes = apply_snapshots(session, events, policy, touched=touched)
     result: dict[str, Outcome] = dict(zip([e.event_id for e in events], outcomes, strict=True))
     _mark_compact(session, events, result, policy, utcnow())
     return result
@@ -572,18 +580,90 @@ def process(
         result: dict[str, Outcome] = {
             eid: ("missing" if eid not in locked else "duplicate") for eid in wanted
         }
-        events, errors = [], {}
-        for eid in wanted:
-            if eid in locked and locked[eid].status == "pending":
-                try:
-                    events.append(parse_event(locked[eid].payload))
-                except SnapshotError as exc:
-                    errors[eid] = str(exc)
-        result.update(_apply_pending(session, events, policy))
-        if errors:
-            _mark(session, dict.fromkeys(errors, "failed"), errors, utcnow())
-            result.update(dict.fromkeys(errors, "failed"))
+        result.update(_process_locked(session, wanted, locked, policy, set()))
         return result
+
+    return run_transaction(engine_or_url, work)
+
+
+def _process_locked(session: Session, ids: Sequence[str], locked: Mapping[str, Any],
+                    policy: Policy, touched: set[str]) -> dict[str, Outcome]:
+    """Apply the pending ones among `ids` (rows locked by the caller); invalid payloads end
+    "failed" with their error. Outcomes of those only; `touched` as in `apply_snapshots`."""
+    events, errors = [], {}
+    for eid in ids:
+        if eid in locked and locked[eid].status == "pending":
+            try:
+                events.append(parse_event(locked[eid].payload))
+            except SnapshotError as exc:
+                errors[eid] = str(exc)
+    result = _apply_pending(session, events, policy, touched)
+    if errors:
+        _mark(session, dict.fromkeys(errors, "failed"), errors, utcnow())
+        result.update(dict.fromkeys(errors, "failed"))
+    return result
+
+
+@dataclass
+class Batch:
+    """What `process_batch` did: each claimed event's outcome, its order and receipt time,
+    and the customers whose pairs were recomputed (to refresh once each)."""
+
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    orders: dict[str, int] = field(default_factory=dict)
+    received: dict[str, datetime] = field(default_factory=dict)
+    customers: set[str] = field(default_factory=set)
+
+
+def _claim(session: Session, first: str | None, limit: int) -> dict[str, Any]:
+    """Lock up to `limit` pending events never failed before: `first` if it is one, then the
+    oldest others. SKIP LOCKED on MariaDB: events another batch holds are left to it, and the
+    claim never waits (so it cannot join a deadlock with that batch's later locks); SQLite's
+    writers are serialised anyway and ignore FOR UPDATE."""
+    cols = (EVENTS.c.id, EVENTS.c.event_id, EVENTS.c.status, EVENTS.c.payload,
+            EVENTS.c.order_id, EVENTS.c.received_at)
+    claimable = (EVENTS.c.status == "pending") & (EVENTS.c.attempts == 0)
+    rows = []
+    if first is not None and limit > 0:
+        rows += session.execute(select(*cols).where(claimable, EVENTS.c.event_id == first)
+                                .with_for_update(skip_locked=True)).all()
+    if limit > len(rows):
+        q = (select(*cols).where(claimable)
+             .order_by(EVENTS.c.received_at, EVENTS.c.id).limit(limit - len(rows))
+             .with_for_update(skip_locked=True))
+        if first is not None:
+            q = q.where(EVENTS.c.event_id != first)
+        rows += session.execute(q).all()
+    # In the order they were received: among equal snapshot keys the later delivery wins.
+    return {r.event_id: r for r in sorted(rows, key=lambda r: (r.received_at, r.id))}
+
+
+def process_batch(
+    engine_or_url: Engine | str | None,
+    first: str | None,
+    limit: int,
+    policy: Policy | None = None,
+    into: Batch | None = None,
+) -> Batch:
+    """Claim up to `limit` pending events (`first` among them when it is free) and apply them
+    in one transaction, as `process` would one by one: the newest snapshot of each order wins
+    whatever the order of the events, and every touched pair is recomputed once.
+
+    Events that failed before (attempts > 0) are never claimed: they go alone through
+    `process`, so one bad event cannot fail every batch it would join. `into` is filled as
+    the work goes: should it raise, the caller still knows which events were claimed.
+    """
+    policy = policy or Policy.from_settings()
+    batch = into if into is not None else Batch()
+
+    def work(session: Session) -> Batch:
+        batch.outcomes, batch.customers, batch.orders, batch.received = {}, set(), {}, {}
+        locked = _claim(session, first, limit)
+        batch.orders = {e: r.order_id for e, r in locked.items()}
+        batch.received = {e: r.received_at for e, r in locked.items()}
+        batch.outcomes = _process_locked(session, list(locked), locked, policy,
+                                         batch.customers)
+        return batch
 
     return run_transaction(engine_or_url, work)
 
