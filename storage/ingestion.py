@@ -238,14 +238,20 @@ def apply_snapshots(
     now = utcnow()
     deliveries = [_delivery(item, keys or {}) for item in items]
     best: dict[int, _Delivery] = {}
+    oldest: dict[int, _Delivery] = {}
     for d in deliveries:
         cur = best.get(d.order.entity_id)
         if cur is None or d.key >= cur.key:
             best[d.order.entity_id] = d
+        low = oldest.get(d.order.entity_id)
+        if low is None or d.key < low.key:
+            oldest[d.order.entity_id] = d
     ids = sorted(best)
     winners = [best[i] for i in ids]
-    # Lock every order row (creating those we have never seen), then compare with what is stored.
-    upsert(session, ORDERS, [_order_row(d, policy, now) for d in winners], update=[])
+    # Lock every order row, then compare with what is stored. An order never seen is created
+    # from its oldest snapshot here (its winner overwrites it below), so that each snapshot's
+    # outcome is what applying them in turn would give (see the end).
+    upsert(session, ORDERS, [_order_row(oldest[i], policy, now) for i in ids], update=[])
     stored = {}
     for part in chunks(ids):
         q = (
@@ -297,12 +303,18 @@ def apply_snapshots(
     recompute_pairs(session, pairs, policy, now)
     if touched is not None:
         touched.update(k for k, _ in pairs)
+    # In turn: a snapshot is applied if not older than the stored one nor than any before it.
+    newest = {i: (r.updated_at, r.progress) for i, r in stored.items()}
     applied = set(fresh_ids)
-    return [
-        "applied" if d.order.entity_id in applied and d.key == best[d.order.entity_id].key
-        else "stale"
-        for d in deliveries
-    ]
+    outcomes: list[Outcome] = []
+    for d in deliveries:
+        oid = d.order.entity_id
+        if oid in applied and d.key >= newest[oid]:
+            newest[oid] = d.key
+            outcomes.append("applied")
+        else:
+            outcomes.append("stale")
+    return outcomes
 
 
 def _learn_products(

@@ -120,8 +120,9 @@ def _process_alone(rt: Runtime, event_id: str) -> tuple[str, set[str]]:
     started = time.perf_counter()
     try:
         outcome = ingestion.process(rt.engine, [event_id], rt.policy)[event_id]
-        metrics.APPLY_SECONDS.observe(time.perf_counter() - started)
-        metrics.BATCH_SIZE.observe(1)
+        if outcome not in ("duplicate", "missing"):  # it did apply (or refuse) the event
+            metrics.APPLY_SECONDS.observe(time.perf_counter() - started)
+            metrics.BATCH_SIZE.observe(1)
     except Exception as exc:
         if is_outage(exc) or isinstance(exc, MemoryError):
             raise  # the task retries an outage; the event is not at fault
