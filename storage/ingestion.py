@@ -23,6 +23,8 @@ Concurrency: locks are taken in one global order (events, orders, products, inte
 sorted by key). MariaDB runs READ COMMITTED (see storage.db), with `SELECT ... FOR UPDATE` on the
 order rows and an upsert lock on each pair before it is recomputed, so the recomputation sees
 every committed line; SQLite serialises writers with BEGIN IMMEDIATE. Deadlocks are retried.
+A worker's batch (`process_batch`) claims its pending events with SKIP LOCKED: it never waits
+for events another batch holds, so it joins the order above at the orders.
 """
 
 from __future__ import annotations

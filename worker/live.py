@@ -61,6 +61,7 @@ def process_event(rt: Runtime, event_id: str) -> dict:
         # failed before (applied alone, so its failure is counted on it alone).
         outcomes[event_id], own = _process_alone(rt, event_id)
         customers.update(own)
+    log.info("event processed", extra={"outcome": outcomes[event_id], "batch": len(outcomes)})
     refreshed = [e for e, o in outcomes.items() if o in REFRESH_OUTCOMES]
     if refreshed:
         orders = {batch.orders.get(e, row.order_id) for e in refreshed}
@@ -78,7 +79,6 @@ def process_event(rt: Runtime, event_id: str) -> dict:
             lag = now - received.replace(tzinfo=None)
             metrics.EVENT_LAG_SECONDS.observe(max(lag.total_seconds(), 0.0))
         metrics.EVENTS_PROCESSED.labels(outcome).inc()
-    log.info("event processed", extra={"outcome": outcomes[event_id], "batch": len(outcomes)})
     return {"event_id": event_id, "outcome": outcomes[event_id],
             "customers": sorted(customers),
             "applied": sum(o == "applied" for o in outcomes.values())}
