@@ -51,8 +51,13 @@ def attribute_orders(session: Session, order_ids: Iterable[int], policy: Policy,
                     Order.customer_key.is_not(None)))
         if policy.uncounted_states:
             q = q.where(Order.state.not_in(sorted(policy.uncounted_states)))
+        lines = session.execute(q).all()
+        # Most lines were never clicked: one query finds the few that were (one each before).
+        clicked = _clicked(session, {line.customer_key for line in lines})
         rows = []
-        for line in session.execute(q):
+        for line in lines:
+            if (line.customer_key, line.sku) not in clicked:
+                continue
             click = session.execute(
                 select(RecEvent.rec_id, RecEvent.experiment, RecEvent.arm, RecEvent.at)
                 .where(RecEvent.subject == line.customer_key, RecEvent.sku == line.sku,
@@ -70,6 +75,17 @@ def attribute_orders(session: Session, order_ids: Iterable[int], policy: Policy,
             session.execute(insert(ATTRIBUTED), rows)
         written += len(rows)
     return written
+
+
+def _clicked(session: Session, subjects: Iterable[str]) -> set[tuple[str, str]]:
+    """(subject, SKU) of every click of these subjects, whenever it was (a superset of what
+    a line can be credited to; the subject index serves it)."""
+    found: set[tuple[str, str]] = set()
+    for part in chunks(sorted(subjects)):
+        found.update(tuple(r) for r in session.execute(
+            select(RecEvent.subject, RecEvent.sku).distinct()
+            .where(RecEvent.subject.in_(part), RecEvent.kind == "click")))
+    return found
 
 
 def attribute(engine: Engine, order_ids: Iterable[int], policy: Policy, window_days: int
