@@ -1,26 +1,27 @@
 """Scale: DMF retrain time, fit memory, full publish time and Redis memory for 10k-1M customers.
 
     python -m benchmarks.scale [--sizes 10000,100000,1000000] [--skus 50000] [--per-customer 20]
-        [--epochs-measured K] [--train-budget-s S] [--publish-budget-s S]
+        [--full-fit | --epochs-measured K] [--publish-budget-s S]
         [--device auto|cpu|cuda] [--no-redis] [--json OUT]
 
-    # the 2-core CPU VM (BENCHMARKS.md): 10k and 100k, then 1M from a few steps and blocks
-    python -m benchmarks.scale --sizes 10000,100000 --train-budget-s 240 --json small.json
-    python -m benchmarks.scale --sizes 1000000 --train-budget-s 60 --publish-budget-s 20 \
+    # the 2-core CPU VM (BENCHMARKS.md): whole nightly retrains at 10k and 100k, then 1M from
+    # one measured epoch of one network and a few publish blocks
+    python -m benchmarks.scale --sizes 10000,100000 --full-fit --json small.json
+    python -m benchmarks.scale --sizes 1000000 --epochs-measured 1 --publish-budget-s 20 \
         --json big.json
     # device script, 1M on a GPU (needs only torch, numpy, scipy, tqdm; Redis is skipped)
-    python -m benchmarks.scale --sizes 1000000 --device cuda --no-redis --json gpu.json
+    python -m benchmarks.scale --sizes 1000000 --full-fit --device cuda --no-redis --json gpu.json
     # no measuring: one table and growth law from earlier runs
     python -m benchmarks.scale --merge small.json big.json [--json all.json]
 
 Why: a nightly retrain must finish overnight, and every customer's list must fit in Redis.
 Each size runs in a fresh child process, so its RSS high-water mark (VmHWM) is its own:
 "fit MiB" is that mark after training minus the resident memory just before the network is
-built (matrix generated, libraries imported). Training mirrors `DMF.train_epochs` with the
-defaults (sampled softmax, `max_steps_per_epoch` steps): `--epochs-measured` epochs, or fewer
-steps when `--train-budget-s` runs out, and the default epoch count is extrapolated from
-the seconds per epoch (marked "~"). A step's memory is reached on its first step (Adam state
-included), so a few steps give the fit's true peak. Publishing runs the model's blocked
+built (matrix generated, libraries imported). Training runs `DMF.fit` with the defaults, the
+code the nightly retrain runs (`_train`): with `--full-fit` the whole retrain with its early
+stopping and the gate's ranking work, measured; otherwise one network for
+`--epochs-measured` epochs and the fit extrapolated to every network's full epoch count
+(marked "~", an upper bound). Publishing runs the model's blocked
 `recommend_all` (top `publish_n` = 100, as `worker.versions`) and `worker.publish.
 publish_user_lists` into a private Redis (started here, `--save ""`, flushed per size); with
 `--publish-budget-s` only the first blocks are published and the total is extrapolated. Redis
@@ -52,7 +53,6 @@ from benchmarks.machine import cpu, start_redis
 PUBLISH_N = 100  # config.settings.Settings.publish_n: lists are stored longer than served
 PUBLISH_CHUNK = 2000  # worker.versions.CHUNK
 BLOCK = 1024  # DMF.recommend_all's default block of customers
-MIN_STEPS = 3  # the first step allocates Adam's state; time needs a few more
 EXTRA_SIZES = (1_000_000, 10_000_000)  # always extrapolated to, when not measured
 # (figure, unit, label): the figures the growth law is fitted to.
 LAW = (("s_per_epoch", "s", "s/epoch"), ("fit_s", "s", "retrain"),
@@ -139,72 +139,53 @@ def measure_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _train(matrix: sp.csr_matrix, args: argparse.Namespace) -> dict[str, Any]:
-    """Mirror `DMF.train_epochs` (defaults) for `--epochs-measured` epochs or the budget."""
+    """Train with the defaults through `DMF.fit`, the code the nightly retrain runs.
+
+    `--full-fit`: the whole retrain as `worker.training` does it (the latest purchase of up
+    to 5,000 customers held out, every network stopped early on it), then the gate's work
+    (those customers ranked over every SKU, once for the candidate and once for the active
+    model). Otherwise one network for `--epochs-measured` epochs, and the fit extrapolated
+    to every network at its full epoch count (an upper bound: early stopping shortens it)."""
     import torch
-    from tqdm.auto import tqdm
 
+    from model.evaluation import evaluate
+    from model.interactions import Interactions
     from model.recommender import DMF
+    from model.validation import stopping_split
 
-    model = DMF(device=args.device)
-    cfg = model.config
+    cfg = DMF(device=args.device).config
     torch.manual_seed(cfg.seed)
     rss_before = _status_mib("VmRSS")
     started = time.perf_counter()
-    model.nets = [model._network(matrix.shape) for _ in range(cfg.members)]
-    model.set_matrix(matrix)
-    _sync(model.device)
-    setup_s = time.perf_counter() - started
-    optimizers = [torch.optim.Adam(net.parameters(), lr=cfg.lr) for net in model.nets]
-    rng = np.random.default_rng(cfg.seed)
-    batch = model.batch_samples()
-    per_epoch = math.ceil(model.matrix.nnz * (1 + cfg.neg_ratio) / batch)
-    step_times: list[float] = []
-    sample_s: list[float] = []
-    epochs_done, stopped = 0, False
-    budget_end = time.perf_counter() + args.train_budget_s if args.train_budget_s else math.inf
-    bar = tqdm(total=args.epochs_measured * per_epoch, desc=f"train {matrix.shape[0]:,}",
-               unit="step", mininterval=5, file=sys.stderr)
-    for _ in range(args.epochs_measured):
-        t0 = time.perf_counter()
-        samples, size = model.epoch_samples(rng)
-        sample_s.append(time.perf_counter() - t0)
-        for lo in range(0, len(samples[0]), size):  # a step = one step of every member
-            t0 = time.perf_counter()
-            for net, optimizer in zip(model.nets, optimizers, strict=True):
-                net.train()
-                model.train_step(optimizer, *(a[lo : lo + size] for a in samples), net=net)
-            step_times.append(time.perf_counter() - t0)
-            bar.update()
-            if len(step_times) >= MIN_STEPS and time.perf_counter() > budget_end:
-                stopped = True
-                break
-        if stopped:
-            break
-        epochs_done += 1
-    bar.close()
-    model._cache = type(model._cache)()  # weights changed: item vectors are stale
-    # Seconds per step without the first (Adam state allocation, warm-up) when there are more.
-    steady = step_times[1:] if len(step_times) > 1 else step_times
-    per_step = sum(steady) / len(steady)
-    if epochs_done:
-        s_per_epoch = (sum(sample_s[:epochs_done]) + sum(step_times[:epochs_done * per_epoch])
-                       ) / epochs_done
+    if args.full_fit:
+        ids = (np.arange(matrix.shape[0]), np.arange(matrix.shape[1]))
+        train, stop_on = stopping_split(Interactions(matrix, *ids), seed=args.seed)
+        model = DMF(device=args.device).fit(train, validation=stop_on)
+        model.set_matrix(matrix)
     else:
-        s_per_epoch = sample_s[0] + per_step * per_epoch
+        model = DMF(device=args.device, members=1, epochs=args.epochs_measured).fit(matrix)
+    _sync(model.device)
+    fit_s = time.perf_counter() - started
+    epochs = [h["seconds"] for h in model.history]
+    s_per_epoch = sum(epochs) / len(epochs)
     out: dict[str, Any] = {
         "device": (torch.cuda.get_device_name() if model.device.type == "cuda"
                    else f"cpu ({torch.get_num_threads()} threads)"),
-        "steps_per_epoch": per_epoch, "samples_per_step": int(batch),
-        "steps_run": len(step_times), "epochs_run": epochs_done,
-        "s_per_step": round(per_step, 3), "setup_s": round(setup_s, 2),
-        "sample_s": round(sample_s[0], 2), "s_per_epoch": round(s_per_epoch, 2),
-        "epoch_extrapolated": epochs_done == 0, "epochs_default": cfg.epochs,
-        "fit_s": round(setup_s + cfg.epochs * s_per_epoch, 1),
-        "fit_extrapolated": epochs_done < cfg.epochs,
+        "steps_per_epoch": model.steps_per_epoch(), "samples_per_step": model.batch_samples(),
+        "epochs_run": len(epochs), "members": cfg.members, "s_per_epoch": round(s_per_epoch, 2),
+        "epochs_default": cfg.epochs,
+        "fit_s": round(fit_s if args.full_fit else s_per_epoch * cfg.epochs * cfg.members, 1),
+        "fit_extrapolated": not args.full_fit,
         "rss_before_mib": round(rss_before, 1), "peak_mib": round(_status_mib("VmHWM"), 1),
         "_model": model,
     }
+    if args.full_fit:
+        started = time.perf_counter()
+        for _ in range(2):  # candidate and active, as worker.gate judges both
+            evaluate(model, stop_on, 10, metrics=("Recall",))
+        out["gate_s"] = round(time.perf_counter() - started, 1)
     out["fit_mib"] = round(out["peak_mib"] - rss_before, 1)
+    out["fit_kib_per_customer"] = round(out["fit_mib"] * 1024 / matrix.shape[0], 2)
     if model.device.type == "cuda":
         out["peak_gpu_mib"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
     return out
@@ -385,10 +366,10 @@ def main() -> None:
     p.add_argument("--sizes", default="10000,100000,1000000")
     p.add_argument("--skus", type=int, default=50_000)
     p.add_argument("--per-customer", type=float, default=20.0)
+    p.add_argument("--full-fit", action="store_true",
+                   help="the whole nightly retrain (every network, early stopping) and gate")
     p.add_argument("--epochs-measured", type=int, default=1,
-                   help="epochs to run and time (each a step of every member)")
-    p.add_argument("--train-budget-s", type=float, default=0.0,
-                   help="stop training after this many seconds (>= 3 steps) and extrapolate")
+                   help="without --full-fit: epochs of one network to run and time")
     p.add_argument("--publish-budget-s", type=float, default=0.0,
                    help="stop publishing after this many seconds (>= 2 blocks), extrapolate")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
@@ -462,7 +443,7 @@ def _passthrough(args: argparse.Namespace) -> list[str]:
     """The options a child needs (publishing is off in the child with --no-redis: port 0)."""
     return ["--skus", str(args.skus), "--per-customer", str(args.per_customer),
             "--epochs-measured", str(args.epochs_measured),
-            "--train-budget-s", str(args.train_budget_s),
+            *(["--full-fit"] if args.full_fit else []),
             "--publish-budget-s", str(args.publish_budget_s), "--device", args.device,
             "--seed", str(args.seed)]
 

@@ -12,7 +12,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "erase",
         help="erase one customer everywhere (a deletion request)",
-        description="Delete a customer's orders, order lines, interactions and events, their "
+        description="Delete a customer's orders, order lines, interactions, events and "
+        "storefront analytics (attributed lines, impressions and clicks), their "
         "lists under every model version and their bought set in Redis, and blank them in "
         "every retained model artifact. Guests are found by the salted hash of their email "
         "(DMFREC_GUEST_SALT). Uses DMFREC_DATABASE_URL, DMFREC_REDIS_URL, DMFREC_MODEL_DIR.",

@@ -259,11 +259,14 @@ def _evaluate_model(name, factory, split, val, parts, ks, metrics, seed, tune, d
 
 
 def _best_epochs(history: list[dict]) -> list[dict]:
-    """Per member, the epoch whose weights were kept (the best on validation)."""
+    """Per member, the epoch whose weights were kept: the best on validation, or the last
+    one for a member that trained a fixed count (`members_follow_first`)."""
     best: dict[int, dict] = {}
     for h in history:
         m = h.get("member", 1)
-        if "val_ndcg" in h and (m not in best or h["val_ndcg"] > best[m]["val_ndcg"]):
+        if h.get("dropped"):  # a member the ensemble did not keep (members_stop_early)
+            continue
+        if m not in best or "val_ndcg" not in h or h["val_ndcg"] > best[m].get("val_ndcg", -1):
             best[m] = h
     return list(best.values())
 

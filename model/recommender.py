@@ -52,11 +52,12 @@ from model import artifact
 from model.dmf import INPUT_NORMS, DMFNetwork, gather_bags
 from model.evaluation import evaluate
 from model.holdout import customer_batches, holdout_loss
+from model.rows import row_batches, row_softmax_loss
 from model.softmax import epoch_groups, softmax_loss
 from model.splits import Split
 from model.training import cosine_lr, epoch_samples, train_batch
 
-LOSSES = ("bce", "nce", "softmax", "holdout")
+LOSSES = ("bce", "nce", "softmax", "row_softmax", "holdout")
 UNBOUGHT_SCORE = -2.0  # below every cosine: SKUs without a buyer rank last
 
 
@@ -112,6 +113,10 @@ class DMFConfig:
     max_steps_per_epoch: int = 128  # larger shops get larger batches (0: never)
     epochs: int = 8  # of each member (at most, when a validation split stops it early)
     patience: int = 2  # epochs without a validation gain before a member stops
+    members_follow_first: bool = False  # with validation: members 2.. train for the epoch
+    # count the first member kept, instead of each stopping on its own
+    members_stop_early: bool = False  # with validation: stop adding members once one brings
+    # no gain to the ensemble's validation NDCG@10 (that member is dropped)
     warm_lr: float = 0.2  # a warm-started fit's learning rate, as a share of lr
     weight_decay: float = 0.0
     leave_target_out: bool = True  # predict (i, j) from the row without j (see training)
@@ -256,14 +261,32 @@ class DMF:
         self._require()
         cfg = self.config
         base_lr = lr or cfg.lr
-        members = len(self.nets)
+        members, schedule = len(self.nets), None
         bar = tqdm(total=members * epochs, desc="DMF", unit="epoch", disable=not progress,
                    leave=False)
+        ensemble_best = -np.inf
         try:
-            for k, net in enumerate(self.nets):
+            for k, net in enumerate(list(self.nets)):
                 self._serving = k + 1
-                self._train_member(k, net, epochs, base_lr, seed_offset, epoch_callback, bar,
-                                   validation)
+                kept, best = self._train_member(k, net, epochs, base_lr, seed_offset,
+                                                epoch_callback, bar, validation, schedule)
+                if validation is not None and cfg.members_stop_early and k > 0 \
+                        and best <= ensemble_best:
+                    # The ensemble's size, chosen on validation: a member that brings no
+                    # gain is dropped and no further member is trained.
+                    del self.nets[k:]
+                    for row in self.history:
+                        if row.get("member") == k + 1:
+                            row["dropped"] = 1
+                    self.config = dataclasses.replace(cfg, members=k)  # save/load match
+                    bar.total -= epochs * (members - k - 1)
+                    break
+                ensemble_best = max(ensemble_best, best)
+                if k == 0 and validation is not None and cfg.members_follow_first:
+                    # Later members train for the first one's best epoch count (chosen on
+                    # validation), with no patience epochs to pay and nothing to restore.
+                    bar.total -= (epochs - kept) * (members - 1)
+                    schedule, epochs, validation = epochs, kept, None
         finally:
             self._serving = None
             self._cache = _Cache()
@@ -272,12 +295,17 @@ class DMF:
     def _train_member(
         self, k: int, net: DMFNetwork, epochs: int, base_lr: float, seed_offset: int,
         epoch_callback: EpochCallback | None, bar: tqdm, validation: Split | None,
-    ) -> None:
+        schedule: int | None = None,
+    ) -> tuple[int, float]:
+        """Train member k for up to `epochs` epochs; returns the epoch count it kept (its best
+        on `validation`, else all it ran) and the validation NDCG@10 there (-inf without)."""
         cfg = self.config
         rng = np.random.default_rng(cfg.seed + seed_offset + 1000 * k)
         optimizer = torch.optim.Adam(net.parameters(), lr=base_lr, weight_decay=cfg.weight_decay)
-        total_steps, step = epochs * self.steps_per_epoch(), 0
-        best, best_state, since, ran = -np.inf, None, 0, 0
+        # A follower (members_follow_first) retraces the first member's lr schedule, which
+        # spans `schedule` epochs, up to the epoch that member kept.
+        total_steps, step = (schedule or epochs) * self.steps_per_epoch(), 0
+        best, best_state, since, ran, kept = -np.inf, None, 0, 0, epochs
         for _ in range(epochs):
             ran += 1
             started = time.perf_counter()
@@ -309,7 +337,7 @@ class DMF:
             bar.set_postfix({key: f"{v:.4g}" for key, v in row.items() if key != "epoch"})
             if validation is not None:
                 if row["val_ndcg"] > best:
-                    best, since = row["val_ndcg"], 0
+                    best, since, kept = row["val_ndcg"], 0, ran
                     best_state = {n: t.detach().clone() for n, t in net.state_dict().items()}
                 else:
                     since += 1
@@ -320,18 +348,25 @@ class DMF:
             self._cache = _Cache()
         bar.update(epochs - ran)  # the epochs early stopping saved
         net.zero_grad(set_to_none=True)  # with the optimizer gone, nothing of training stays
+        return kept, best
 
     def steps_per_epoch(self) -> int:
         cfg = self.config
         if cfg.loss == "holdout":
             trainable = int((np.diff(self.matrix.indptr) >= 2).sum())
             return max(-(-trainable // cfg.batch_customers), 1)
+        if cfg.loss == "row_softmax":
+            return max(-(-self.matrix.nnz // self._positives_per_step()), 1)
         return -(-self.matrix.nnz * (1 + cfg.neg_ratio) // self.batch_samples())
 
     def epoch_batches(self, rng: np.random.Generator) -> Iterator[tuple]:
         """An epoch's steps: customer batches (holdout), or slices of `epoch_samples`."""
         if self.config.loss == "holdout":
             for customers in customer_batches(self.matrix, self.config.batch_customers, rng):
+                yield (customers,)
+            return
+        if self.config.loss == "row_softmax":
+            for customers in row_batches(self.matrix, self._positives_per_step(), rng):
                 yield (customers,)
             return
         samples, size = self.epoch_samples(rng)
@@ -346,8 +381,7 @@ class DMF:
         """
         cfg = self.config
         if cfg.loss == "softmax":
-            size = max(self.batch_samples() // (1 + cfg.neg_ratio), 1)
-            return epoch_groups(self.matrix, cfg.neg_ratio, rng), size
+            return epoch_groups(self.matrix, cfg.neg_ratio, rng), self._positives_per_step()
         return epoch_samples(self.matrix, cfg.neg_ratio, rng), self.batch_samples()
 
     def train_step(
@@ -368,6 +402,16 @@ class DMF:
             loss.backward()
             optimizer.step()
             return float(loss.detach())
+        if cfg.loss == "row_softmax":
+            loss = row_softmax_loss(
+                net, self.matrix, self._cols, batch[0], rng or np.random.default_rng(),
+                self.device, temperature=cfg.temperature, candidates=cfg.shared_negatives,
+                buyable=self._buyable,
+            )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            return float(loss.detach())
         if cfg.loss != "softmax":
             return train_batch(
                 net, optimizer, self.matrix, self._cols, *batch, cfg.loss,
@@ -381,6 +425,11 @@ class DMF:
         loss.backward()
         optimizer.step()
         return float(loss.detach())
+
+    def _positives_per_step(self) -> int:
+        """Softmax objectives: positives per step, such that a step scores as many pairs as
+        a pointwise one: positives x (1 + neg_ratio) = batch_samples."""
+        return max(self.batch_samples() // (1 + self.config.neg_ratio), 1)
 
     def batch_samples(self) -> int:
         """Scored pairs per step: `batch_size`, or more so an epoch has at most

@@ -86,16 +86,20 @@ def softmax_loss(
     else:
         p = ut.mlp(ut.scale(hu, bags_u.counts))[pos_u]
         q_pos = q_all[pos_i]
-    p = F.normalize(p, dim=-1)
+    # 1 / T folded into p: the [positives x candidates] logits come out of one product,
+    # masked in place, with no copy, division or concatenation of that matrix (its
+    # elementwise passes cost as much as the product once the towers are narrow).
+    p = F.normalize(p, dim=-1) / temperature
     q_pos = F.normalize(q_pos, dim=-1)
     q_all = F.normalize(q_all, dim=-1)
     if shared:  # [n, candidates]: every positive against the step's candidates
-        neg = (p @ q_all[_index(inv_i[n:], device)].T).masked_fill(
+        neg = (p @ q_all[_index(inv_i[n:], device)].T).masked_fill_(
             _bought(rows, users, cand, device), float("-inf"))
     else:  # [n, k]: each positive against its own negatives
         neg = torch.einsum("bd,bkd->bk", p, q_all[_index(inv_i[n:], device).view(n, k)])
-    logits = torch.cat([(p * q_pos).sum(-1, keepdim=True), neg], dim=1) / temperature
-    return F.cross_entropy(logits, torch.zeros(n, dtype=torch.long, device=device))
+    pos = (p * q_pos).sum(-1)
+    # Cross-entropy with the positive as class 0: log(e^pos + sum e^neg) - pos.
+    return (torch.logaddexp(pos, torch.logsumexp(neg, dim=1)) - pos).mean()
 
 
 def _shared_candidates(negatives: np.ndarray, most: int) -> np.ndarray:

@@ -3,10 +3,12 @@ attribution of order lines to clicks, and the daily roll-up of old raw rows.
 
 Attribution is recomputed per order from its stored lines, like `interactions`: a counted
 line (its effective quantity > 0, at the policy's SKU level, order state counted) of a SKU
-that the order's customer clicked in a recommendation within DMFREC_ATTRIBUTION_DAYS before
-the order is credited to the newest such click, with the line's net amount in base currency
-(`order_lines.amount`). A cancel or refund re-derives the line, so the credit shrinks or goes
-exactly; applying the same snapshot again changes nothing.
+that the order's customer -- or the browser session the order was placed from
+(`orders.session_id`: a guest's clicks are reported under the widget's random session id) --
+clicked in a recommendation within DMFREC_ATTRIBUTION_DAYS before the order is credited to the
+newest such click, with the line's net amount in base currency (`order_lines.amount`), once.
+A cancel or refund re-derives the line, so the credit shrinks or goes exactly; applying the
+same snapshot again changes nothing.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, insert, select
+from sqlalchemy import Engine, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from storage.analytics_models import AttributedLine, RecDaily, RecEvent
@@ -45,29 +47,32 @@ def attribute_orders(session: Session, order_ids: Iterable[int], policy: Policy,
         session.execute(delete(ATTRIBUTED).where(ATTRIBUTED.c.order_id.in_(part)))
         level = OrderLine.is_leaf if policy.sku_level == "simple" else OrderLine.is_top
         q = (select(OrderLine.order_id, OrderLine.item_id, OrderLine.sku, OrderLine.amount,
-                    Order.customer_key, Order.created_at)
+                    Order.customer_key, Order.session_id, Order.created_at)
              .join(Order, Order.entity_id == OrderLine.order_id)
              .where(OrderLine.order_id.in_(part), level.is_(True), OrderLine.effective_qty > 0,
-                    Order.customer_key.is_not(None)))
+                    or_(Order.customer_key.is_not(None), Order.session_id.is_not(None))))
         if policy.uncounted_states:
             q = q.where(Order.state.not_in(sorted(policy.uncounted_states)))
         lines = session.execute(q).all()
         # Most lines were never clicked: one query finds the few that were (one each before).
-        clicked = _clicked(session, {line.customer_key for line in lines})
+        clicked = _clicked(session, {s for line in lines
+                                     for s in (line.customer_key, line.session_id) if s})
         rows = []
         for line in lines:
-            if (line.customer_key, line.sku) not in clicked:
+            subjects = [s for s in (line.customer_key, line.session_id) if s is not None]
+            if not any((s, line.sku) in clicked for s in subjects):
                 continue
             click = session.execute(
                 select(RecEvent.rec_id, RecEvent.experiment, RecEvent.arm, RecEvent.at)
-                .where(RecEvent.subject == line.customer_key, RecEvent.sku == line.sku,
+                .where(RecEvent.subject.in_(subjects), RecEvent.sku == line.sku,
                        RecEvent.kind == "click",
                        RecEvent.at <= line.created_at + CLOCK_SKEW,
                        RecEvent.at >= line.created_at - timedelta(days=window_days))
-                .order_by(RecEvent.at.desc()).limit(1)).first()
+                .order_by(RecEvent.at.desc(), RecEvent.rec_id).limit(1)).first()
             if click is not None:
                 rows.append({"order_id": line.order_id, "item_id": line.item_id,
-                             "customer_key": line.customer_key, "sku": line.sku,
+                             "customer_key": line.customer_key or line.session_id,
+                             "sku": line.sku,
                              "rec_id": click.rec_id, "experiment": click.experiment,
                              "arm": click.arm, "amount": line.amount,
                              "ordered_at": line.created_at, "clicked_at": click.at})

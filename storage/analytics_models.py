@@ -69,6 +69,7 @@ class AttributedLine(Base):
 
     order_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     item_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    # The order's customer key; a guest order without one: its session id.
     customer_key: Mapped[str] = mapped_column(String(KEY_LEN))
     sku: Mapped[str] = mapped_column(String(SKU_LEN))
     rec_id: Mapped[str] = mapped_column(String(REC_ID_LEN))

@@ -4,7 +4,10 @@ A customer is a key: a registered customer's id, or a guest's salted email hash 
 One transaction deletes the customer's orders, their lines, their interactions and every event
 that carries them: events applied under the key (``events.customer_key``), events of their
 orders, and events not applied yet (raw payloads, pending or failed) whose snapshot names the
-customer id, the guest key or the email. Nothing records the erasure itself: a log of erased
+customer id, the guest key or the email. Their storefront analytics go too: the attributed
+lines of those orders, and the impressions and clicks reported under the customer's id or under
+a browser session one of their orders was placed from (`orders.session_id`: erasing the order
+is what ties that random id to a person). Nothing records the erasure itself: a log of erased
 customers would be a trace. A snapshot of the same order that Magento sends later is a new
 event and is applied as usual.
 """
@@ -16,10 +19,14 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session
 
+from storage.analytics_models import AttributedLine, RecEvent
 from storage.db import run_transaction
 from storage.ingestion import EVENTS, LINES, ORDERS, PAIRS, Policy, customer_key, guest_key
 from storage.snapshot import SnapshotError, parse_event
 from storage.upsert import chunks
+
+ATTRIBUTED = AttributedLine.__table__
+REC_EVENTS = RecEvent.__table__
 
 
 @dataclass
@@ -31,6 +38,7 @@ class Erased:
     lines: int = 0
     interactions: int = 0
     events: list[str] = field(default_factory=list)
+    analytics: int = 0  # attributed lines, impressions and clicks
 
 
 def key_of(customer_id: str | None = None, email: str | None = None,
@@ -58,9 +66,11 @@ def erase(engine_or_url: Engine | str | None, key: str, policy: Policy | None = 
 
     def work(session: Session) -> Erased:
         out = Erased(key)
-        order_ids = list(session.scalars(
-            select(ORDERS.c.entity_id).where(ORDERS.c.customer_key == key)
-            .order_by(ORDERS.c.entity_id).with_for_update()))
+        orders = session.execute(
+            select(ORDERS.c.entity_id, ORDERS.c.session_id).where(ORDERS.c.customer_key == key)
+            .order_by(ORDERS.c.entity_id).with_for_update()).all()
+        order_ids = [o.entity_id for o in orders]
+        subjects = sorted({key} | {o.session_id for o in orders if o.session_id})
         events = set(session.scalars(select(EVENTS.c.event_id)
                                      .where(EVENTS.c.customer_key == key)))
         for part in chunks(order_ids):
@@ -77,6 +87,12 @@ def erase(engine_or_url: Engine | str | None, key: str, policy: Policy | None = 
                 delete(ORDERS).where(ORDERS.c.entity_id.in_(part))).rowcount
         out.interactions = session.execute(
             delete(PAIRS).where(PAIRS.c.customer_key == key)).rowcount
+        for part in chunks(order_ids):
+            out.analytics += session.execute(
+                delete(ATTRIBUTED).where(ATTRIBUTED.c.order_id.in_(part))).rowcount
+        for part in chunks(subjects):
+            out.analytics += session.execute(
+                delete(REC_EVENTS).where(REC_EVENTS.c.subject.in_(part))).rowcount
         return out
 
     return run_transaction(engine_or_url, work)

@@ -19,6 +19,10 @@ and a configurable child with a zero row_total takes its parent's price and row_
 A line's amount is its row_total (base_row_total, in base currency, when the sender gives it)
 scaled by effective_qty / qty_ordered (4 decimals, half up).
 
+An order's `session_id` (the storefront guest session it was placed from: attribution only),
+once sent, is kept when a later snapshot omits it (an invoice or refund saved in the admin has
+no browser session to send), and an older snapshot arriving late still brings it.
+
 Concurrency: locks are taken in one global order (events, orders, products, interactions; each
 sorted by key). MariaDB runs READ COMMITTED (see storage.db), with `SELECT ... FOR UPDATE` on the
 order rows and an upsert lock on each pair before it is recomputed, so the recomputation sees
@@ -219,6 +223,7 @@ def _order_row(d: _Delivery, policy: Policy, now: datetime) -> dict[str, Any]:
         "grand_total": o.grand_total,
         "last_event_id": d.event_id,
         "ingested_at": now,
+        "session_id": o.session_id,
     }
 
 
@@ -241,13 +246,17 @@ def apply_snapshots(
     deliveries = [_delivery(item, keys or {}) for item in items]
     best: dict[int, _Delivery] = {}
     oldest: dict[int, _Delivery] = {}
+    sessions: dict[int, tuple[tuple[datetime, Decimal], str]] = {}  # newest sent session
     for d in deliveries:
-        cur = best.get(d.order.entity_id)
+        oid = d.order.entity_id
+        cur = best.get(oid)
         if cur is None or d.key >= cur.key:
-            best[d.order.entity_id] = d
-        low = oldest.get(d.order.entity_id)
+            best[oid] = d
+        low = oldest.get(oid)
         if low is None or d.key < low.key:
-            oldest[d.order.entity_id] = d
+            oldest[oid] = d
+        if d.order.session_id and (oid not in sessions or d.key >= sessions[oid][0]):
+            sessions[oid] = (d.key, d.order.session_id)
     ids = sorted(best)
     winners = [best[i] for i in ids]
     # Lock every order row, then compare with what is stored. An order never seen is created
@@ -258,7 +267,7 @@ def apply_snapshots(
     for part in chunks(ids):
         q = (
             select(ORDERS.c.entity_id, ORDERS.c.updated_at, ORDERS.c.progress,
-                   ORDERS.c.customer_key)
+                   ORDERS.c.customer_key, ORDERS.c.session_id)
             .where(ORDERS.c.entity_id.in_(part))
             .order_by(ORDERS.c.entity_id)
             .with_for_update()
@@ -267,6 +276,13 @@ def apply_snapshots(
     fresh = [d for d in winners if d.key >= (stored[d.order.entity_id].updated_at,
                                               stored[d.order.entity_id].progress)]
     fresh_ids = [d.order.entity_id for d in fresh]
+    # An older snapshot arriving late still names the session the order was placed from.
+    applied_now = set(fresh_ids)
+    late = [{"o": oid, "s": sessions[oid][1]} for oid in ids
+            if oid in sessions and oid not in applied_now and stored[oid].session_id is None]
+    if late:
+        session.execute(update(ORDERS).where(ORDERS.c.entity_id == bindparam("o"))
+                        .values(session_id=bindparam("s")), late)
 
     pairs: set[tuple[str, str]] = set()
     old_items: dict[int, set[int]] = defaultdict(set)
@@ -280,6 +296,10 @@ def apply_snapshots(
                 pairs.add((key, r.sku))
 
     order_rows = [_order_row(d, policy, now) for d in fresh]
+    for row in order_rows:  # the session an order was placed from never changes: keep it
+        if row["session_id"] is None:
+            oid = row["entity_id"]
+            row["session_id"] = sessions[oid][1] if oid in sessions else stored[oid].session_id
     line_rows = [row for d in fresh for row in derive_lines(d.order)]
     upsert(session, ORDERS, order_rows)
     upsert(session, LINES, line_rows)

@@ -44,6 +44,7 @@ TABLE_ARGS = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mysql_colla
 SKU_LEN = 64  # Magento's catalog_product_entity.sku is varchar(64)
 KEY_LEN = 64  # customer keys: a decimal customer_id or "g:" + a 40-hex-digit salted hash
 EVENT_ID_LEN = 128
+SESSION_ID_LEN = 64  # the widget's guest session id (webhook.recids: "s.<random>.<mac>")
 MODEL_STATUSES = ("candidate", "active", "rejected", "retired")
 EVENT_STATUSES = ("pending", "applied", "stale", "failed")
 
@@ -83,6 +84,9 @@ class Order(Base):
     grand_total: Mapped[Decimal | None] = mapped_column(Money)
     last_event_id: Mapped[str | None] = mapped_column(String(EVENT_ID_LEN))
     ingested_at: Mapped[datetime] = mapped_column(Timestamp)
+    # The storefront's random guest session id the order was placed from (attribution of
+    # that session's recommendation clicks); once known, kept by later snapshots.
+    session_id: Mapped[str | None] = mapped_column(String(SESSION_ID_LEN))
 
 
 class OrderLine(Base):

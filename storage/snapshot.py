@@ -21,6 +21,10 @@ Decisions on odd input (documented here, enforced by the types below):
   (Magento stores UTC); with an offset they are converted to UTC.
 - Items: at least one, `item_id`s unique within the order, a `parent_item_id` must name a
   top-level item of the same order (Magento nests one level only).
+- `session_id` (optional): the storefront widget's guest session id (`s.<random>.<mac>`, as
+  webhook.recids mints it: `s.`, URL-safe base64, `.`, hex; at most 64 characters), which the
+  module stamps on the order at checkout from the widget's cookie. It ties the order to that
+  browser session's recommendation clicks (attribution); it is random, nothing personal.
 - Unknown extra fields are ignored (templates send more than we need).
 A rejected event changes nothing; a valid one is applied whole or not at all.
 """
@@ -123,6 +127,9 @@ Quantity = Annotated[
 ]
 Id = Annotated[int, BeforeValidator(_reject_bool), Field(gt=0, lt=2**63)]
 UtcDateTime = Annotated[datetime, AfterValidator(_utc)]
+SESSION_ID_LEN = 64
+SessionId = Annotated[str, Field(max_length=SESSION_ID_LEN,
+                                 pattern=r"^s\.[A-Za-z0-9_-]+\.[0-9a-f]+$")]
 
 
 class _Model(BaseModel):
@@ -179,6 +186,7 @@ class OrderSnapshot(_Model):
     website_id: Annotated[int, Field(ge=0, lt=2**31)] | None = None
     base_currency: Annotated[str, Field(max_length=3)] | None = None
     base_grand_total: Amount | None = None
+    session_id: SessionId | None = None
     items: Annotated[list[SnapshotItem], Field(min_length=1, max_length=10_000)]
 
     @model_validator(mode="after")

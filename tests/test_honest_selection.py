@@ -84,6 +84,47 @@ def test_early_stopping_keeps_the_best_validation_epoch():
     assert len(scores) == 12 or len(scores) == best + 1 + 2  # stopped 2 epochs after the best
 
 
+def test_later_members_train_for_the_epoch_count_the_first_one_kept():
+    shop = synthetic_shop(n_customers=300, n_skus=60, seed=6)
+    _, val = build_splits(shop, "full")
+    model = DMF(**{**TINY, "members": 3, "epochs": 10, "patience": 2,
+                   "members_follow_first": True}).fit(val.train.matrix, progress=False,
+                                                      validation=val)
+    first = [h for h in model.history if h["member"] == 1]
+    kept = int(np.argmax([h["val_ndcg"] for h in first])) + 1
+    for member in (2, 3):
+        rows = [h for h in model.history if h["member"] == member]
+        assert [h["epoch"] for h in rows] == list(range(1, kept + 1))
+        assert not any("val_ndcg" in h for h in rows)  # no validation pass, no patience
+    # Each member keeps its own weights: the followers are trained, not copies of the first.
+    a, b = (net.user_tower.first.weight for net in model.nets[:2])
+    assert not np.allclose(a.detach().numpy(), b.detach().numpy())
+
+
+def test_members_stop_once_one_brings_no_validation_gain(tmp_path):
+    shop = synthetic_shop(n_customers=300, n_skus=60, seed=6)
+    _, val = build_splits(shop, "full")
+    model = DMF(**{**TINY, "members": 6, "epochs": 4, "members_stop_early": True}).fit(
+        val.train.matrix, progress=False, validation=val)
+    best = {}
+    for h in model.history:
+        best[h["member"]] = max(best.get(h["member"], -1.0), h["val_ndcg"])
+    kept = len(model.nets)
+    assert model.config.members == kept
+    # Every kept member raised the ensemble's best figure; the first one that did not (if
+    # any) was trained, dropped, and ended the ensemble.
+    assert all(best[m] > max(best[k] for k in range(1, m)) for m in range(2, kept + 1))
+    assert kept < 6  # this seed's 4th member brings nothing
+    assert best[kept + 1] <= max(best[k] for k in range(1, kept + 1))
+    assert all(h.get("dropped") for h in model.history if h["member"] == kept + 1)
+    assert max(best) == kept + 1  # no member trained after it
+    assert evaluate(model, val, 10, metrics=("NDCG",))["NDCG@10"] == pytest.approx(
+        max(best[k] for k in range(1, kept + 1)))
+    loaded = DMF.load(model.save(tmp_path / "m"))
+    np.testing.assert_allclose(loaded.score(np.arange(5)), model.score(np.arange(5)),
+                               rtol=1e-5, atol=1e-6)
+
+
 def test_a_diverging_run_stops_after_patience():
     shop = synthetic_shop(n_customers=300, n_skus=60, seed=6)
     _, val = build_splits(shop, "full")

@@ -28,7 +28,8 @@ def erase_now(engine: Engine, r: redis_lib.Redis, policy: Policy,
     key = erasure.key_of(customer_id, email, policy)
     done = erasure.erase(engine, key, policy, email=email)
     summary = {"orders": done.orders, "lines": done.lines, "interactions": done.interactions,
-               "events": len(done.events), "redis_keys": erase_redis(r, key, done.events)}
+               "events": len(done.events), "analytics": done.analytics,
+               "redis_keys": erase_redis(r, key, done.events)}
     log.info("customer erased from the database and Redis", extra=summary)
     return summary
 

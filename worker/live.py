@@ -63,9 +63,12 @@ def process_event(rt: Runtime, event_id: str) -> dict:
         customers.update(own)
     log.info("event processed", extra={"outcome": outcomes[event_id], "batch": len(outcomes)})
     refreshed = [e for e, o in outcomes.items() if o in REFRESH_OUTCOMES]
+    # issue 18: credit recommendation clicks; a stale event counts nothing, but may bring
+    # the order's session.
+    credited = [e for e, o in outcomes.items() if o in (*REFRESH_OUTCOMES, "stale")]
+    if credited:
+        attribution.refresh_orders(rt, {batch.orders.get(e, row.order_id) for e in credited})
     if refreshed:
-        orders = {batch.orders.get(e, row.order_id) for e in refreshed}
-        attribution.refresh_orders(rt, orders)  # issue 18: credit recommendation clicks
         started = time.perf_counter()
         refresh_customers(rt, customers)
         refresh_popular(rt)

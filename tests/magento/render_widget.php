@@ -2,16 +2,18 @@
 // Renders the module's widget template as the full-page cache would store it: the real template
 // and the module's real WidgetConfig; the Magento block base class and escaper (which need a
 // running Magento) are replaced by the minimum the template uses.
-// Arguments: api limit website products-url.
+// Arguments: api limit website products-url [cookie-consent-website].
 declare(strict_types=1);
 
 $module = dirname(__DIR__, 2) . '/magento-module/Dmfrec/Recommendations';
 require $module . '/Model/WidgetConfig.php';
 
-[, $api, $limit, $website, $products] = $argv + [null, 'https://reco.example', '6', '', 'https://shop.example/dmfrec/products/info/'];
-$block = new class($api, (int) $limit, $website === '' ? null : (int) $website, $products) {
+[, $api, $limit, $website, $products, $consent] = $argv + [null, 'https://reco.example', '6', '',
+    'https://shop.example/dmfrec/products/info/', ''];
+$block = new class($api, (int) $limit, $website === '' ? null : (int) $website, $products,
+    $consent === '' ? null : (int) $consent) {
     public function __construct(private string $api, private int $limit, private ?int $website,
-                                private string $products)
+                                private string $products, private ?int $consent)
     {
     }
 
@@ -23,7 +25,7 @@ $block = new class($api, (int) $limit, $website === '' ? null : (int) $website, 
     public function getWidgetConfig(): string
     {
         return (new \Dmfrec\Recommendations\Model\WidgetConfig())->json($this->api, $this->limit,
-            $this->website, $this->products);
+            $this->website, $this->products, $this->consent);
     }
 };
 $escaper = new class {

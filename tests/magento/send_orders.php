@@ -27,8 +27,8 @@ $settings = new class($url, $secret) implements Settings {
     {
     }
     public function isEnabled(): bool { return true; }
-    public function endpoint(): string { return $this->url; }
-    public function webhookSecret(): string { return $this->secret; }
+    public function endpoint(?int $websiteId = null): string { return $this->url; }
+    public function webhookSecret(?int $websiteId = null): string { return $this->secret; }
     public function immediateTimeout(): float { return 2.0; }
     public function timeout(): float { return 5.0; }
     public function batchSize(): int { return 100; }

@@ -122,6 +122,46 @@ def test_orders_are_observed_only_after_commit():
     assert all(n.endswith(("_commit_after", "_website_change")) for n in names)
 
 
+def test_a_placed_order_is_stamped_with_the_guest_session():
+    """The plugin that stamps the `dmfrec_session` cookie on a placed order is declared
+    globally on the service every checkout places through, and the column it fills exists."""
+    di = ElementTree.parse(MODULE / "etc/di.xml").getroot()
+    plugins = {t.get("name"): p.get("type") for t in di.iter("type") for p in t.iter("plugin")}
+    assert plugins["Magento\\Sales\\Api\\OrderManagementInterface"] == \
+        "Dmfrec\\Recommendations\\Plugin\\OrderSessionPlugin"
+    plugin = (MODULE / "Plugin/OrderSessionPlugin.php").read_text()
+    assert "public function beforePlace(OrderManagementInterface $subject, OrderInterface $order)" \
+        in plugin
+    schema = ElementTree.parse(MODULE / "etc/db_schema.xml").getroot()
+    order = next(t for t in schema.iter("table") if t.get("name") == "sales_order")
+    assert order.get("resource") == "sales"
+    assert [(c.get("name"), c.get("length"), c.get("nullable")) for c in order.iter("column")] \
+        == [("dmfrec_session_id", "64", "true")]
+
+
+def test_msi_stock_changes_without_a_product_save_send_catalogue_states():
+    """Source items saved, deleted or decremented and reservations' salability updates (MSI,
+    Magento 2.4.6's own services) are intercepted after MSI's plugins, by plugins that queue
+    the SKUs (Model\\Catalog\\SkuQueue, PHPUnit-tested) for the catalogue sync by SKU."""
+    di = ElementTree.parse(MODULE / "etc/di.xml").getroot()
+    plugins = {(t.get("name"), p.get("type"), p.get("sortOrder"))
+               for t in di.iter("type") for p in t.iter("plugin")}
+    source, salability = ("Dmfrec\\Recommendations\\Plugin\\SourceItemsPlugin",
+                          "Dmfrec\\Recommendations\\Plugin\\SalabilityPlugin")
+    assert {("Magento\\InventoryApi\\Api\\SourceItemsSaveInterface", source, "1000"),
+            ("Magento\\InventoryApi\\Api\\SourceItemsDeleteInterface", source, "1000"),
+            ("Magento\\Inventory\\Model\\SourceItem\\Command\\DecrementSourceItemQty", source,
+             "1000"),
+            ("Magento\\InventoryIndexer\\Model\\Queue\\UpdateIndexSalabilityStatus", salability,
+             "1000")} <= plugins
+    for name in ("SourceItemsPlugin", "SalabilityPlugin"):
+        code = (MODULE / f"Plugin/{name}.php").read_text()
+        assert "public function afterExecute(object $subject" in code
+        assert "$this->sync->syncSkus($this->queue->take())" in code
+    sync = (MODULE / "Model/Catalog/Sync.php").read_text()
+    assert "getProductsIdsBySkus" in sync and "public function syncSkus(array $skus): int" in sync
+
+
 def test_packaging():
     composer = json.loads((MODULE / "composer.json").read_text())
     assert composer["type"] == "magento2-module"
@@ -138,15 +178,23 @@ def test_packaging():
     sensitive = {i.get("name") for a in di.iter("argument") if a.get("name") == "sensitive"
                  for i in a.iter("item")}
     assert obscure == sensitive == {"dmfrec/general/webhook_secret", "dmfrec/general/token_secret"}
+    # The connection (URL and both secrets) may be set per website; timeouts are global.
+    general = next(g for g in system.iter("group") if g.get("id") == "general")
+    website = {f.get("id") for f in general.iter("field") if f.get("showInWebsite") == "1"}
+    assert website == {"enabled", "endpoint", "webhook_secret", "token_secret"}
+    config = (MODULE / "Model/Config.php").read_text()
+    assert "public function endpoint(?int $websiteId = null): string" in config
+    assert "ScopeInterface::SCOPE_WEBSITE, $websiteId" in config
     # db_schema_whitelist.json lists exactly what db_schema.xml declares.
     schema = ElementTree.parse(MODULE / "etc/db_schema.xml").getroot()
     whitelist = json.loads((MODULE / "etc/db_schema_whitelist.json").read_text())
     for table in schema.iter("table"):
         listed = whitelist[table.get("name")]
         assert set(listed["column"]) == {c.get("name") for c in table.findall("column")}
-        assert set(listed["index"]) == {i.get("referenceId") for i in table.iter("index")}
-        assert set(listed["constraint"]) == {c.get("referenceId")
-                                             for c in table.findall("constraint")}
+        assert set(listed.get("index", {})) == {i.get("referenceId") for i in table.iter("index")}
+        assert set(listed.get("constraint", {})) == {c.get("referenceId")
+                                                     for c in table.findall("constraint")}
+    assert set(whitelist) == {t.get("name") for t in schema.iter("table")}
     # Its own cron group; no default dmfrec URL; widget off until configured.
     crontab = ElementTree.parse(MODULE / "etc/crontab.xml").getroot()
     assert [g.get("id") for g in crontab.iter("group")] == ["dmfrec"]

@@ -106,3 +106,20 @@ def test_php_snapshot_is_what_the_webhook_accepts(php, tmp_path):
     refunded = json.loads(json.dumps(ORDER_ROWS))
     refunded["items"][1]["qty_refunded"] = "1.0000"
     assert _php_snapshot(php, tmp_path, refunded)["event_id"] != body["event_id"]
+
+
+def test_the_guest_session_stamped_on_the_order_reaches_attribution(php, tmp_path):
+    """sales_order.dmfrec_session_id (the widget's cookie, stamped at checkout) is sent as the
+    snapshot's `session_id`, which dmfrec validates and stores; a malformed one is not sent."""
+    from storage.snapshot import parse_event
+
+    session = "s.Zm9vYmFyYmF6cXV4cXV1eA.0123456789abcdef0123"
+    rows = json.loads(json.dumps(ORDER_ROWS))
+    rows["order"]["dmfrec_session_id"] = session
+    body = _php_snapshot(php, tmp_path, rows)
+    assert parse_event(json.dumps(body).encode()).order.session_id == session
+    assert body["event_id"] == VECTORS["snapshots"][0]["event_id"]  # not part of the event id
+    rows["order"]["dmfrec_session_id"] = "s.x.1;evil"
+    body = _php_snapshot(php, tmp_path, rows)
+    assert body["order"]["session_id"] is None
+    assert parse_event(json.dumps(body).encode()).order.session_id is None

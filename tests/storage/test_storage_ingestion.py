@@ -202,6 +202,41 @@ def test_applied_events_are_compact_and_replay_keeps_their_keys(engine):
     assert set(stored_pairs(engine)) == {(key, "A")}
 
 
+def test_an_orders_session_is_kept_by_later_snapshots_and_by_replay(engine):
+    """The browser session an order was placed from (attribution) is stored, kept when a later
+    snapshot (an admin's refund) omits it, kept in the compact payload, and survives a replay
+    into emptied order tables."""
+    session = "s.Zm9vYmFyYmF6cXV4cXV1eA.0123456789abcdef0123"
+    placed = order(8, [item(1, "A", 2)], customer_id=None, email="g@example.com", guest=True)
+    placed["session_id"] = session
+    refund = order(8, [item(1, "A", 2, qty_refunded="1")], customer_id=None,
+                   email="g@example.com", guest=True, updated="2024-01-10 11:00:00")
+    ingest(engine, [event("s1", placed)], POLICY)
+    ingest(engine, [event("s2", refund)], POLICY)
+
+    def stored_session():
+        return rows(engine, Order)[0].session_id
+
+    assert stored_session() == session
+    payloads = {e.event_id: json.loads(e.payload) for e in rows(engine, Event)}
+    assert payloads["s1"]["order"]["session_id"] == session
+    assert "session_id" not in payloads["s2"]["order"]
+    with engine.begin() as conn:
+        conn.execute(OrderLine.__table__.delete())
+        conn.execute(Order.__table__.delete())
+    assert replay(engine, POLICY) == 2
+    assert stored_session() == session
+    assert [line.effective_qty for line in rows(engine, OrderLine)] == [Decimal(1)]
+
+    # Out of order: the refund first, the placement (with the session) late and stale.
+    ingest(engine, [event("t2", {**refund, "entity_id": 9, "increment_id": "9"})], POLICY)
+    outcome = ingest(engine, [event("t1", {**placed, "entity_id": 9, "increment_id": "9"})],
+                     POLICY)
+    assert outcome == {"t1": "stale"}
+    (late,) = rows(engine, Order, Order.entity_id == 9)
+    assert late.session_id == session and late.updated_at == datetime(2024, 1, 10, 11)
+
+
 def test_compact_body_parses_back_to_the_snapshot_without_the_email():
     from storage.ingestion import compact_body
     from storage.snapshot import parse_event

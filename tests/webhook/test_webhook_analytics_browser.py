@@ -55,6 +55,8 @@ def test_widget_reports_impressions_and_clicks(browser, served, settings, r):  #
     rows = _wait_rows(settings.database_url, 5)
     session = browser.execute_script("return sessionStorage.getItem('dmfrec-session')")
     assert session and session.startswith("s.")
+    # Without data-session-cookie (only the Magento module asks for it) no cookie is set.
+    assert "dmfrec_session" not in browser.execute_script("return document.cookie")
     assert rows == [("5", "SKU-0", "impression", 1), ("5", "SKU-1", "impression", 2),
                     ("5", "SKU-2", "impression", 3),
                     (session, "POP-1", "impression", 1), (session, "POP-2", "impression", 2)]

@@ -63,9 +63,10 @@ document.querySelectorAll('[data-mage-init]').forEach(function (el) {
 </script>"""
 
 
-def _page(php: str, api: str, products_url: str) -> str:
+def _page(php: str, api: str, products_url: str, consent_website: str = "") -> str:
     cached = subprocess.run([php, str(REPO / "tests/magento/render_widget.php"), api, "3", "",
-                             products_url], capture_output=True, text=True, check=True).stdout
+                             products_url, consent_website], capture_output=True, text=True,
+                            check=True).stdout
     return ("<!doctype html><html><body>" + MAGENTO_STANDIN + cached
             + "<script src='recommendations.js'></script>" + APPLY + "</body></html>")
 
@@ -106,3 +107,62 @@ def test_guest_gets_popular_and_customer_gets_their_list(browser, served, settin
             "return document.querySelectorAll('script[src$=\"/widget.js\"]').length") == 1
         assert el.get_attribute("data-api") == api
         assert (el.get_attribute("data-customer") == "42") is (who == "customer")
+
+
+SESSION_OF_PAGE = """return [sessionStorage.getItem('dmfrec-session'),
+  (document.cookie.match(/(?:^|; )dmfrec_session=([^;]*)/) || [])[1] || null];"""
+
+
+def test_a_guest_session_is_kept_in_the_cookie_the_checkout_reads(browser, served, r):  # noqa: F811
+    """The module's widget keeps the guest's session id in the `dmfrec_session` cookie (what
+    Plugin\\OrderSessionPlugin stamps on the order); a new tab (empty sessionStorage) takes
+    the session back from the cookie instead of minting another."""
+    php = shutil.which("php")
+    assert php, "Debian's php-cli is needed (.ci/run installs it)"
+    api, origin, folder = served
+    publish.publish_popular(r, [("TOP-1", 9), ("TOP-2", 8)])
+    shutil.copy(MODULE_JS, folder / "recommendations.js")
+    html = _page(php, api, "")
+    (folder / "guest.html").write_text(
+        html.replace("<body>", "<body><script>var SECTION_URL = 'guest.json';</script>"))
+    (folder / "guest.json").write_text('{"dmfrec": []}')
+    browser.get(f"{origin}/guest.html")
+    el = browser.find_element(By.CLASS_NAME, "dmfrec-placeholder")
+    browser.execute_script("arguments[0].id = 'g';", el)
+    assert _wait_state(browser, "g") == "popular"
+    kept, cookie = browser.execute_script(SESSION_OF_PAGE)
+    assert kept and kept.startswith("s.") and cookie == kept
+    browser.execute_script("sessionStorage.clear();")
+    browser.get(f"{origin}/guest.html")
+    el = browser.find_element(By.CLASS_NAME, "dmfrec-placeholder")
+    browser.execute_script("arguments[0].id = 'g';", el)
+    assert _wait_state(browser, "g") == "popular"
+    assert browser.execute_script(SESSION_OF_PAGE) == [kept, kept]
+
+
+def test_with_cookie_restriction_the_session_cookie_waits_for_consent(browser, served, r):  # noqa: F811
+    """Magento's cookie restriction mode: the widget keeps no session cookie until the visitor
+    allowed cookies for this website (Magento's `user_allowed_save_cookie`, {website: 1})."""
+    php = shutil.which("php")
+    assert php, "Debian's php-cli is needed (.ci/run installs it)"
+    api, origin, folder = served
+    publish.publish_popular(r, [("TOP-1", 9), ("TOP-2", 8)])
+    shutil.copy(MODULE_JS, folder / "recommendations.js")
+    html = _page(php, api, "", consent_website="1")
+    (folder / "guest.html").write_text(
+        html.replace("<body>", "<body><script>var SECTION_URL = 'guest.json';</script>"))
+    (folder / "guest.json").write_text('{"dmfrec": []}')
+
+    def visit() -> list:
+        browser.get(f"{origin}/guest.html")
+        el = browser.find_element(By.CLASS_NAME, "dmfrec-placeholder")
+        browser.execute_script("arguments[0].id = 'g';", el)
+        assert _wait_state(browser, "g") == "popular"
+        return browser.execute_script(SESSION_OF_PAGE)
+
+    kept, cookie = visit()
+    assert kept and cookie is None  # the list and its beacons work; no cookie without consent
+    browser.add_cookie({"name": "user_allowed_save_cookie", "value": "%7B%222%22%3A1%7D"})
+    assert visit()[1] is None  # consent for another website only
+    browser.add_cookie({"name": "user_allowed_save_cookie", "value": "%7B%221%22%3A1%7D"})
+    assert visit() == [kept, kept]

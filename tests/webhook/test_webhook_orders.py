@@ -68,6 +68,8 @@ def test_bad_signatures_are_401_and_write_nothing(case, post_order, make_event, 
         (lambda b: b["order"].update(state="shipped"), "order.state"),
         (lambda b: b.pop("event_id"), "event_id"),
         (lambda b: b["order"].update(items=[]), "order.items"),
+        (lambda b: b["order"].update(session_id="s.a b.00"), "order.session_id"),
+        (lambda b: b["order"].update(session_id="s." + "a" * 61 + ".0"), "order.session_id"),
     ],
 )
 def test_malformed_snapshot_is_400_naming_the_field(mutate, field, post_order, make_event,

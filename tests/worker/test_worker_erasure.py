@@ -189,3 +189,45 @@ def test_admin_endpoint_erases_a_guest_by_email(shop, r):
     again = post({"email": GUEST_EMAIL})
     assert again.status_code == 200 and again.get_json()["orders"] == 0
     app.extensions["dmfrec"]["engine"].dispose()
+
+
+def test_erasure_takes_the_analytics_of_the_customer_and_of_their_order_sessions(
+        rt, r, record, make_event):
+    """A guest's order ties its random browser session to the guest: erasing the guest also
+    deletes the session's impressions and clicks and the order's attributed lines; a customer's
+    erasure deletes what was reported under the customer id. Other sessions stay."""
+    from datetime import timedelta
+
+    from storage import erasure as store_erasure
+    from storage.analytics import record_events
+    from storage.analytics_models import AttributedLine, RecEvent
+    from storage.ingestion import utcnow
+    from worker import forget
+
+    gina_session = "s.Z2luYWdpbmFnaW5hZ2luYQ.00112233445566778899"
+    other_session = "s.b3RoZXJvdGhlcm90aGVyb3Ro.fedcba9876543210fedc"
+    at = utcnow() - timedelta(hours=2)
+    record_events(rt.engine, [
+        {"rec_id": rec * 32, "sku": "SKU-D", "kind": kind, "position": 1, "subject": subject,
+         "experiment": "", "arm": "dmf", "version": None, "at": at}
+        for rec, subject in (("a", gina_session), ("b", other_session), ("c", "42"))
+        for kind in ("impression", "click")])
+    guest = make_event("gina-0", entity_id=4300, customer_id=None, lines={"SKU-D": 1})
+    guest["order"]["customer_email"] = GUEST_EMAIL
+    guest["order"]["session_id"] = gina_session
+    live.process_event(rt, record(guest))
+    live.process_event(rt, record(make_event("c42-0", entity_id=4200, customer_id=42,
+                                             lines={"SKU-D": 2})))
+
+    def left() -> tuple[list, list]:
+        with rt.reading() as session:
+            return (sorted(session.scalars(select(RecEvent.subject).distinct())),
+                    sorted(session.scalars(select(AttributedLine.order_id))))
+
+    assert left() == (sorted(["42", gina_session, other_session]), [4200, 4300])
+    summary = forget.erase_now(rt.engine, r, rt.policy, email=GUEST_EMAIL.upper())
+    assert (summary["orders"], summary["analytics"]) == (1, 3)  # 1 attributed, 2 events
+    assert left() == (sorted(["42", other_session]), [4200])
+    done = store_erasure.erase(rt.engine, "42", rt.policy)
+    assert (done.orders, done.analytics) == (1, 3)
+    assert left() == ([other_session], [])

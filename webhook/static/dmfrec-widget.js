@@ -11,7 +11,11 @@
  * Analytics (issue 18): when the answer carries a "recommendation", the cards seen (at least
  * half the list in the viewport, IntersectionObserver) and clicked are reported in batched
  * navigator.sendBeacon calls to <data-api>/v1/analytics/events; a guest keeps the session id
- * the API mints in sessionStorage. */
+ * the API mints in sessionStorage. With data-session-cookie (the Magento module sets it) the
+ * session id is also kept in the first-party session cookie "dmfrec_session" (path /, no
+ * expiry, SameSite=Lax): the shop reads it at checkout and sends it with the order, so a
+ * guest's order is attributed to that browser session's clicks. The id is random, nothing
+ * personal; the cookie also carries the session across the shop's tabs. */
 (function () {
   "use strict";
 
@@ -92,16 +96,33 @@
 
   // ---- issue 18: impressions and clicks, batched into beacons --------------------------
   var SESSION_KEY = "dmfrec-session";
+  var SESSION_COOKIE = "dmfrec_session";
+  var SESSION_FORMAT = /^s\.[A-Za-z0-9_-]+\.[0-9a-f]+$/;
   var queues = {};  // "<api> <token>" -> {api, token, reports: {recId: report}}
   var sent = {};  // "<recId> <sku> <type>": reported already from this page
   var timer = null;
 
-  function guestSession() {
-    try { return window.sessionStorage.getItem(SESSION_KEY); } catch (e) { return null; }
+  function sessionCookie() {
+    var found = null;
+    document.cookie.split(";").forEach(function (part) {
+      var kv = part.trim().split("=");
+      if (kv[0] === SESSION_COOKIE && SESSION_FORMAT.test(kv[1] || "")) found = kv[1];
+    });
+    return found;
   }
 
-  function keepSession(session) {
+  function guestSession() {
+    var kept = null;
+    try { kept = window.sessionStorage.getItem(SESSION_KEY); } catch (e) { /* private mode */ }
+    return kept || sessionCookie();
+  }
+
+  function keepSession(el, session) {
     try { window.sessionStorage.setItem(SESSION_KEY, session); } catch (e) { /* private mode */ }
+    if (el.hasAttribute("data-session-cookie") && SESSION_FORMAT.test(session)) {
+      document.cookie = SESSION_COOKIE + "=" + session + "; path=/; SameSite=Lax" +
+        (window.location.protocol === "https:" ? "; Secure" : "");
+    }
   }
 
   function queue(el, rec, sku, type) {
@@ -142,7 +163,9 @@
 
   function track(el, body, items) {
     var rec = body.recommendation;
-    if (body.session) keepSession(body.session);
+    // A guest's list is served under its session (minted now, or the one kept): keep it.
+    var session = body.session || (rec && rec.subject.indexOf("s.") === 0 ? rec.subject : null);
+    if (session) keepSession(el, session);
     if (!rec || !items.length || !navigator.sendBeacon) return;
     el.setAttribute("data-rec-id", rec.id);
     if (el._dmfrecObserver) el._dmfrecObserver.disconnect();

@@ -46,11 +46,17 @@ class Recommendations extends Template implements BlockInterface
         return $this->config->filterByWebsite() ? (int) $this->stores->getStore()->getWebsiteId() : null;
     }
 
+    /** The website whose cookie consent the widget's guest cookie waits for (null: none asked). */
+    public function getCookieConsentWebsite(): ?int
+    {
+        return $this->config->cookieRestriction() ? (int) $this->stores->getStore()->getWebsiteId() : null;
+    }
+
     /** The JSON handed to the script: public configuration only, never who the visitor is. */
     public function getWidgetConfig(): string
     {
         return $this->widgetConfig->json($this->getApiBase(), $this->getLimit(), $this->getWebsiteId(),
-            $this->getUrl('dmfrec/products/info'));
+            $this->getUrl('dmfrec/products/info'), $this->getCookieConsentWebsite());
     }
 
     protected function _toHtml()

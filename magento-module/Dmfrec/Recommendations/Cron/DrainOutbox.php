@@ -18,7 +18,7 @@ class DrainOutbox
 
     public function execute(): void
     {
-        if ($this->config->isEnabled()) {
+        if ($this->config->isEnabledAnywhere()) {
             $this->delivery->drain();
         }
         $this->delivery->prune();

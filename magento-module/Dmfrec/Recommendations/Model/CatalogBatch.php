@@ -4,7 +4,8 @@
  * (enabled, visible in catalog or search, in stock) and its website ids. Built from plain
  * arrays; states are split into batches of at most $batchSize SKUs, one message each.
  * `occurred_at` (microseconds) lets dmfrec keep the newest state of a SKU whatever the order
- * of arrival.
+ * of arrival. Product states are not per website, so every distinct dmfrec connection (the
+ * default one and each website's own, see `targets`) gets each batch, as its own outbox row.
  */
 declare(strict_types=1);
 
@@ -19,11 +20,34 @@ class CatalogBatch
     }
 
     /**
+     * The connections that get the catalogue: of the enabled ones (null: the default; an int: a
+     * website's), each distinct URL and secret once, the default first.
+     *
+     * @param array<int|string, array{0: string, 1: string}> $enabled connection key ('' for the
+     *     default, else the website id) => [URL, webhook secret]
+     * @return array<int, int|null> website ids, null for the default connection
+     */
+    public static function targets(array $enabled): array
+    {
+        $seen = $targets = [];
+        foreach ($enabled as $key => [$url, $secret]) {
+            $identity = rtrim($url, '/') . "\n" . $secret;
+            if ($url === '' || isset($seen[$identity])) {
+                continue;
+            }
+            $seen[$identity] = true;
+            $targets[] = $key === '' ? null : (int) $key;
+        }
+        return $targets;
+    }
+
+    /**
      * @param array<int, array<string, mixed>> $states rows with sku, enabled, visible, in_stock,
      *     website_ids (a deleted product: just its sku and `deleted` true)
+     * @param array<int, int|null> $targets connections to send to (`targets`): null the default
      * @return Message[]
      */
-    public function messages(array $states, float $now): array
+    public function messages(array $states, float $now, array $targets = [null]): array
     {
         $bySku = [];
         foreach ($states as $state) {
@@ -38,8 +62,11 @@ class CatalogBatch
             $body = ['occurred_at' => $occurredAt, 'products' => $chunk];
             $eventId = 'products-' . substr(hash('sha256', json_encode($body, JSON_THROW_ON_ERROR)), 0, 32);
             $body = ['event_id' => $eventId] + $body;
-            $messages[] = new Message('products:' . $eventId, $eventId, $occurredAt, Message::PRODUCTS,
-                json_encode($body, JSON_THROW_ON_ERROR | JSON_UNESCAPED_UNICODE | JSON_UNESCAPED_SLASHES));
+            $payload = json_encode($body, JSON_THROW_ON_ERROR | JSON_UNESCAPED_UNICODE | JSON_UNESCAPED_SLASHES);
+            foreach ($targets as $website) {
+                $subject = 'products:' . $eventId . ($website === null ? '' : ':w' . $website);
+                $messages[] = new Message($subject, $eventId, $occurredAt, Message::PRODUCTS, $payload, $website);
+            }
         }
         return $messages;
     }

@@ -2,9 +2,11 @@
 /**
  * The module's settings (Stores > Configuration > Services > dmfrec Recommendations).
  *
- * The connection (dmfrec URL, secrets, timeouts) is one per Magento installation; whether
- * orders are sent and whether lists are limited to the website's products are set per website;
- * the widget per store view. The secrets are stored encrypted and decrypted only here.
+ * The connection (dmfrec URL, webhook and token secrets) may be set per website (one dmfrec per
+ * website, or one with per-website secrets), falling back to the default scope as Magento's
+ * configuration does; timeouts and the outbox are per installation. Whether orders are sent and
+ * whether lists are limited to the website's products are set per website; the widget per store
+ * view. The secrets are stored encrypted and decrypted only here.
  */
 declare(strict_types=1);
 
@@ -13,6 +15,7 @@ namespace Dmfrec\Recommendations\Model;
 use Magento\Framework\App\Config\ScopeConfigInterface;
 use Magento\Framework\Encryption\EncryptorInterface;
 use Magento\Store\Model\ScopeInterface;
+use Magento\Store\Model\StoreManagerInterface;
 
 class Config implements Settings
 {
@@ -21,8 +24,16 @@ class Config implements Settings
 
     public function __construct(
         private readonly ScopeConfigInterface $scopeConfig,
-        private readonly EncryptorInterface $encryptor
+        private readonly EncryptorInterface $encryptor,
+        private readonly StoreManagerInterface $storeManager
     ) {
+    }
+
+    /** [scope, scope id] of the connection for $websiteId: its website's, or the default one. */
+    private static function connectionScope(?int $websiteId): array
+    {
+        return $websiteId === null ? [ScopeConfigInterface::SCOPE_TYPE_DEFAULT, null]
+            : [ScopeInterface::SCOPE_WEBSITE, $websiteId];
     }
 
     private function value(string $path, string $scope = ScopeConfigInterface::SCOPE_TYPE_DEFAULT,
@@ -37,31 +48,50 @@ class Config implements Settings
         $on = $websiteId === null
             ? $this->scopeConfig->isSetFlag('dmfrec/general/enabled')
             : $this->scopeConfig->isSetFlag('dmfrec/general/enabled', ScopeInterface::SCOPE_WEBSITE, $websiteId);
-        return $on && $this->endpoint() !== '';
+        return $on && $this->endpoint($websiteId) !== '';
     }
 
-    public function endpoint(): string
+    /** Sending is on and configured at the default scope or for at least one website (cron). */
+    public function isEnabledAnywhere(): bool
     {
-        return rtrim($this->value('dmfrec/general/endpoint'), '/');
+        if ($this->isEnabled()) {
+            return true;
+        }
+        foreach ($this->storeManager->getWebsites() as $website) {
+            if ($this->isEnabled((int) $website->getId())) {
+                return true;
+            }
+        }
+        return false;
     }
 
-    public function webhookSecret(): string
+    public function endpoint(?int $websiteId = null): string
     {
-        return $this->secret(self::WEBHOOK_SECRET);
+        return rtrim($this->value('dmfrec/general/endpoint', ...self::connectionScope($websiteId)), '/');
     }
 
-    public function tokenSecret(): string
+    public function webhookSecret(?int $websiteId = null): string
     {
-        return $this->secret(self::TOKEN_SECRET);
+        return $this->secret(self::WEBHOOK_SECRET, ...self::connectionScope($websiteId));
+    }
+
+    /**
+     * The storefront token secret of the store view's website (null: the current store, as the
+     * `dmfrec` customer-data section is built on the storefront).
+     */
+    public function tokenSecret(int|string|null $store = null): string
+    {
+        return $this->secret(self::TOKEN_SECRET, ScopeInterface::SCOPE_STORE, $store);
     }
 
     /**
      * Saved on the config page the value is encrypted ("<key version>:<cipher>:..."); set with
      * `config:sensitive:set` it is stored as typed in app/etc/env.php.
      */
-    private function secret(string $path): string
+    private function secret(string $path, string $scope = ScopeConfigInterface::SCOPE_TYPE_DEFAULT,
+                            int|string|null $scopeId = null): string
     {
-        $raw = $this->value($path);
+        $raw = $this->value($path, $scope, $scopeId);
         return preg_match('/^\d+:\d+:/', $raw) ? (string) $this->encryptor->decrypt($raw) : $raw;
     }
 
@@ -92,7 +122,28 @@ class Config implements Settings
 
     public function catalogSyncEnabled(): bool
     {
-        return $this->isEnabled() && $this->scopeConfig->isSetFlag('dmfrec/catalog/sync');
+        return $this->scopeConfig->isSetFlag('dmfrec/catalog/sync') && $this->catalogTargets() !== [];
+    }
+
+    /**
+     * The connections product states go to: the default one and each website's own (when it
+     * differs), enabled ones only (CatalogBatch::targets).
+     *
+     * @return array<int, int|null> website ids, null for the default connection
+     */
+    public function catalogTargets(): array
+    {
+        $enabled = [];
+        if ($this->isEnabled()) {
+            $enabled[''] = [$this->endpoint(), $this->webhookSecret()];
+        }
+        foreach ($this->storeManager->getWebsites() as $website) {
+            $id = (int) $website->getId();
+            if ($this->isEnabled($id)) {
+                $enabled[$id] = [$this->endpoint($id), $this->webhookSecret($id)];
+            }
+        }
+        return CatalogBatch::targets($enabled);
     }
 
     /** Lists for the store's website hold only that website's products. */
@@ -108,11 +159,18 @@ class Config implements Settings
             && $this->widgetApiBase($store) !== '';
     }
 
-    /** The dmfrec URL browsers call (defaults to the connection's URL). */
+    /** The dmfrec URL browsers call (defaults to the URL of the store's website's connection). */
     public function widgetApiBase(int|string|null $store = null): string
     {
         $url = $this->value('dmfrec/widget/api_url', ScopeInterface::SCOPE_STORE, $store);
-        return rtrim($url !== '' ? $url : $this->endpoint(), '/');
+        return rtrim($url !== '' ? $url : $this->value('dmfrec/general/endpoint', ScopeInterface::SCOPE_STORE, $store),
+            '/');
+    }
+
+    /** Magento's cookie restriction mode (Stores > Configuration > General > Web > Default Cookie Settings). */
+    public function cookieRestriction(int|string|null $store = null): bool
+    {
+        return $this->scopeConfig->isSetFlag('web/cookie/cookie_restriction', ScopeInterface::SCOPE_STORE, $store);
     }
 
     public function widgetLimit(int|string|null $store = null): int

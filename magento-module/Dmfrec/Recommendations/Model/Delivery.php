@@ -3,7 +3,8 @@
  * Gets messages to dmfrec: recorded in the outbox, then sent at once with a short timeout; the
  * outbox's cron drain only sends what that first try could not (dmfrec down, slow, or the
  * process ended). While sends are failing, new messages skip the immediate try (BREAKER_S).
- * Never throws to its caller for an HTTP failure.
+ * Each message goes to its website's connection (Message::$websiteId; the outbox row keeps it
+ * for resends). Never throws to its caller for an HTTP failure.
  */
 declare(strict_types=1);
 
@@ -49,7 +50,7 @@ class Delivery
             return 'pending';
         }
         return $this->attempt($message->subject, $message->eventId, $message->path, $message->payload,
-            $this->settings->immediateTimeout());
+            $this->settings->immediateTimeout(), $message->websiteId);
     }
 
     /** Send up to the batch size of due rows; returns [sent, failed]. */
@@ -57,8 +58,9 @@ class Delivery
     {
         $sent = $failed = 0;
         foreach ($this->store->due(($this->clock)(), $limit ?? $this->settings->batchSize()) as $row) {
+            $website = isset($row['website_id']) ? (int) $row['website_id'] : null;
             $status = $this->attempt((string) $row['subject'], (string) $row['event_id'],
-                (string) $row['path'], (string) $row['payload'], $this->settings->timeout());
+                (string) $row['path'], (string) $row['payload'], $this->settings->timeout(), $website);
             $status === 'sent' ? $sent++ : $failed++;
             if ($progress !== null) {
                 $progress($row, $status);
@@ -73,10 +75,13 @@ class Delivery
     }
 
     private function attempt(string $subject, string $eventId, string $path, string $payload,
-                             float $timeout): string
+                             float $timeout, ?int $websiteId): string
     {
-        $result = $this->sender->post($this->settings->endpoint() . $path,
-            $this->settings->webhookSecret(), $eventId, $payload, $timeout, ($this->clock)());
+        $endpoint = $this->settings->endpoint($websiteId);
+        $result = $endpoint === ''
+            ? new SendResult(0, 'no dmfrec URL configured for website ' . ($websiteId ?? 'default'))
+            : $this->sender->post($endpoint . $path, $this->settings->webhookSecret($websiteId), $eventId,
+                $payload, $timeout, ($this->clock)());
         $now = ($this->clock)();
         if ($result->delivered()) {
             return $this->store->markSent($subject, $eventId, $now) ? 'sent' : 'pending';

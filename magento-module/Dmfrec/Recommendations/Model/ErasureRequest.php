@@ -12,26 +12,30 @@ use Dmfrec\Recommendations\Model\Outbox\Message;
 
 class ErasureRequest
 {
-    /** @return Message[] */
-    public function messages(string $customerId, ?string $email, int $now): array
+    /**
+     * @param int|null $websiteId the customer's website: its dmfrec connection gets the calls
+     * @return Message[]
+     */
+    public function messages(string $customerId, ?string $email, int $now, ?int $websiteId = null): array
     {
         $messages = [];
         if ($customerId !== '') {
-            $messages[] = $this->message('customer:' . $customerId, ['customer_id' => $customerId], $now);
+            $messages[] = $this->message('customer:' . $customerId, ['customer_id' => $customerId], $now,
+                $websiteId);
         }
         $email = trim((string) $email);
         if ($email !== '') {
             $key = substr(hash('sha256', strtolower($email)), 0, 32);
-            $messages[] = $this->message('email:' . $key, ['email' => $email], $now);
+            $messages[] = $this->message('email:' . $key, ['email' => $email], $now, $websiteId);
         }
         return $messages;
     }
 
     /** @param array<string, string> $body */
-    private function message(string $who, array $body, int $now): Message
+    private function message(string $who, array $body, int $now, ?int $websiteId): Message
     {
         $eventId = 'erase-' . substr(hash('sha256', $who . '|' . $now), 0, 32);
         return new Message('erase:' . $who, $eventId, sprintf('%012d', $now), Message::ERASE,
-            json_encode($body, JSON_THROW_ON_ERROR | JSON_UNESCAPED_UNICODE));
+            json_encode($body, JSON_THROW_ON_ERROR | JSON_UNESCAPED_UNICODE), $websiteId);
     }
 }

@@ -8,10 +8,14 @@ interface Settings
 {
     public function isEnabled(): bool;
 
-    /** dmfrec's base URL without a trailing slash ('' when not configured). */
-    public function endpoint(): string;
+    /**
+     * dmfrec's base URL without a trailing slash ('' when not configured), for $websiteId (the
+     * connection may be set per website) or, when null, the default one.
+     */
+    public function endpoint(?int $websiteId = null): string;
 
-    public function webhookSecret(): string;
+    /** The webhook signing secret of that same connection. */
+    public function webhookSecret(?int $websiteId = null): string;
 
     /** Seconds allowed for the send right after an order commits (the shopper waits). */
     public function immediateTimeout(): float;

@@ -6,7 +6,9 @@
  *
  * Amounts are sent in the order's currency and in the base currency (`base_row_total`): dmfrec
  * values lines in base currency, so stores with several display currencies add up. The
- * website id lets dmfrec keep per-website lists.
+ * website id lets dmfrec keep per-website lists. `session_id` is the widget's random guest
+ * session the order was placed from (sales_order.dmfrec_session_id, see GuestSession): dmfrec
+ * attributes the order to the recommendations clicked in that session; null when unknown.
  *
  * The event id is derived from the order's state of progress, so the same snapshot sent twice
  * (a retry, a resend) has the same id and is counted once; any change gives a new id.
@@ -51,18 +53,23 @@ class SnapshotBuilder
             'grand_total' => isset($order['grand_total']) ? (string) $order['grand_total'] : null,
             'base_currency' => $order['base_currency_code'] ?? null,
             'base_grand_total' => isset($order['base_grand_total']) ? (string) $order['base_grand_total'] : null,
+            'session_id' => (new GuestSession())->valid($order[GuestSession::COLUMN] ?? null),
             'items' => array_map([$this, 'item'], array_values($items)),
         ];
         return ['event_id' => $this->eventId($snapshot), 'order' => $snapshot];
     }
 
-    /** The outbox message for a built snapshot: one row per order, newest progress wins. */
+    /**
+     * The outbox message for a built snapshot: one row per order, newest progress wins; sent to
+     * the connection of the order's website.
+     */
     public function message(array $event): Message
     {
         $order = $event['order'];
         return new Message('order:' . $order['entity_id'], (string) $event['event_id'],
             $this->version($order), Message::ORDERS,
-            json_encode($event, JSON_THROW_ON_ERROR | JSON_UNESCAPED_UNICODE | JSON_UNESCAPED_SLASHES));
+            json_encode($event, JSON_THROW_ON_ERROR | JSON_UNESCAPED_UNICODE | JSON_UNESCAPED_SLASHES),
+            isset($order['website_id']) ? (int) $order['website_id'] : null);
     }
 
     /**

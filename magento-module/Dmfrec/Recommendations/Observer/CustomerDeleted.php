@@ -28,10 +28,13 @@ class CustomerDeleted implements ObserverInterface
     {
         try {
             $customer = $observer->getEvent()->getData('customer');
-            if ($customer === null || !$this->config->isEnabled() || !$customer->getId()) {
+            $website = $customer?->getWebsiteId() ? (int) $customer->getWebsiteId() : null;
+            if ($customer === null || !$this->config->isEnabled($website) || !$customer->getId()) {
                 return;
             }
-            foreach ($this->erasure->messages((string) $customer->getId(), $customer->getEmail(), time()) as $m) {
+            // To the connection of the customer's website (where their orders went).
+            foreach ($this->erasure->messages((string) $customer->getId(), $customer->getEmail(), time(),
+                $website) as $m) {
                 $this->delivery->deliver($m);
             }
         } catch (\Throwable $e) {

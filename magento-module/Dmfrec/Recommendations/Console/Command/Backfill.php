@@ -44,7 +44,7 @@ class Backfill extends Command
 
     protected function execute(InputInterface $input, OutputInterface $output): int
     {
-        if (!$this->config->isEnabled()) {
+        if (!$this->config->isEnabledAnywhere()) {
             $output->writeln('<error>dmfrec is not enabled or has no URL (Stores > Configuration > Services > dmfrec Recommendations)</error>');
             return Command::FAILURE;
         }
@@ -68,10 +68,13 @@ class Backfill extends Command
             $page = $this->collection($from, $lastId, $batch);
             foreach ($page as $order) {
                 $lastId = (int) $order->getEntityId();
+                $bar->advance();
+                if (!$this->config->isEnabled($this->snapshots->websiteId($order))) {
+                    continue;  // its website sends nothing to dmfrec (off, or no URL)
+                }
                 $status = $this->delivery->deliver($this->snapshots->message($order));
                 $status === 'sent' ? $sent++ : $queued++;
                 $failedInARow = $status === 'sent' ? 0 : $failedInARow + 1;
-                $bar->advance();
                 if ($failedInARow >= self::MAX_CONSECUTIVE_FAILURES) {
                     $bar->finish();
                     $output->writeln(sprintf("\n<error>dmfrec is not accepting orders; stopped after order %d. "

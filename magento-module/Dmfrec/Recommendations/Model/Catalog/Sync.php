@@ -11,6 +11,7 @@ namespace Dmfrec\Recommendations\Model\Catalog;
 use Dmfrec\Recommendations\Model\CatalogBatch;
 use Dmfrec\Recommendations\Model\Config;
 use Dmfrec\Recommendations\Model\Delivery;
+use Magento\Catalog\Model\ResourceModel\Product as ProductResource;
 
 class Sync
 {
@@ -19,8 +20,28 @@ class Sync
     public function __construct(
         private readonly Config $config,
         private readonly ProductStates $states,
-        private readonly Delivery $delivery
+        private readonly Delivery $delivery,
+        private readonly ProductResource $products
     ) {
+    }
+
+    /**
+     * The states of these SKUs (MSI stock changes name SKUs, not product ids); SKUs without a
+     * product are skipped.
+     *
+     * @param string[] $skus
+     */
+    public function syncSkus(array $skus): int
+    {
+        if (!$skus || !$this->config->catalogSyncEnabled()) {
+            return 0;
+        }
+        $sent = 0;
+        foreach (array_chunk(array_values(array_unique($skus)), self::CHUNK) as $chunk) {
+            $ids = array_map('intval', array_values($this->products->getProductsIdsBySkus($chunk)));
+            $sent += $this->syncIds(array_filter($ids));
+        }
+        return $sent;
     }
 
     /** @param int[] $productIds */
@@ -62,7 +83,8 @@ class Sync
         if (!$states) {
             return 0;
         }
-        foreach ((new CatalogBatch(self::CHUNK))->messages($states, microtime(true)) as $message) {
+        $targets = $this->config->catalogTargets();
+        foreach ((new CatalogBatch(self::CHUNK))->messages($states, microtime(true), $targets) as $message) {
             $this->delivery->deliver($message);
         }
         return count($states);

@@ -2,7 +2,8 @@
 /**
  * One thing to tell dmfrec. `subject` names what it is about ("order:1201"): the outbox keeps
  * one row per subject, and `version` (compared as a string) decides which of two messages
- * about the same subject is newer.
+ * about the same subject is newer. `websiteId` picks the website's dmfrec connection (URL and
+ * signing secret, which may be set per website); null: the default one.
  */
 declare(strict_types=1);
 
@@ -19,7 +20,8 @@ class Message
         public readonly string $eventId,
         public readonly string $version,
         public readonly string $path,
-        public readonly string $payload
+        public readonly string $payload,
+        public readonly ?int $websiteId = null
     ) {
     }
 }

@@ -43,9 +43,10 @@ class Store
         // the conditions read `status` and `version` before they are themselves updated.
         $newer = 'VALUES(version) > version';
         $this->db->execute(
-            'INSERT INTO ' . $this->table() . ' (subject, event_id, version, path, payload, status,'
-            . ' attempts, next_attempt_at, created_at, updated_at)'
-            . ' VALUES (:subject, :event_id, :version, :path, :payload, \'pending\', 0, :due, :created, :updated)'
+            'INSERT INTO ' . $this->table() . ' (subject, event_id, version, path, payload, website_id,'
+            . ' status, attempts, next_attempt_at, created_at, updated_at)'
+            . ' VALUES (:subject, :event_id, :version, :path, :payload, :website, \'pending\', 0, :due,'
+            . ' :created, :updated)'
             . ' ON DUPLICATE KEY UPDATE'
             . " attempts = IF($newer AND status <> 'pending', 0, attempts),"
             . " next_attempt_at = IF($newer AND status <> 'pending', VALUES(next_attempt_at), next_attempt_at),"
@@ -55,11 +56,12 @@ class Store
             . " event_id = IF($newer, VALUES(event_id), event_id),"
             . " path = IF($newer, VALUES(path), path),"
             . " payload = IF($newer, VALUES(payload), payload),"
+            . " website_id = IF($newer, VALUES(website_id), website_id),"
             . " updated_at = IF($newer, VALUES(updated_at), updated_at),"
             . " version = IF($newer, VALUES(version), version)",
             ['subject' => $message->subject, 'event_id' => $message->eventId,
              'version' => $message->version, 'path' => $message->path,
-             'payload' => $message->payload, 'due' => self::time($dueAt),
+             'payload' => $message->payload, 'website' => $message->websiteId, 'due' => self::time($dueAt),
              'created' => self::time($now), 'updated' => self::time($now)]
         );
         return $this->get($message->subject) ?? [];

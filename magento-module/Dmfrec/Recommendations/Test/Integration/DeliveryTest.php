@@ -52,15 +52,22 @@ class DeliveryTest extends TestCase
         file_put_contents(self::$dir . '/status', (string) $status);
     }
 
-    private function delivery(string $endpoint = ''): Delivery
+    /** @param array<int, array{0: string, 1: string}> $websites website id => [URL, secret] */
+    private function delivery(string $endpoint = '', array $websites = []): Delivery
     {
-        $settings = new class($endpoint ?: self::$url) implements Settings {
-            public function __construct(private string $url)
+        $settings = new class($endpoint ?: self::$url, $websites) implements Settings {
+            public function __construct(private string $url, private array $websites)
             {
             }
             public function isEnabled(): bool { return true; }
-            public function endpoint(): string { return $this->url; }
-            public function webhookSecret(): string { return DeliveryTest::secret(); }
+            public function endpoint(?int $websiteId = null): string
+            {
+                return $this->websites[$websiteId][0] ?? $this->url;
+            }
+            public function webhookSecret(?int $websiteId = null): string
+            {
+                return $this->websites[$websiteId][1] ?? DeliveryTest::secret();
+            }
             public function immediateTimeout(): float { return 2.0; }
             public function timeout(): float { return 5.0; }
             public function batchSize(): int { return 10; }
@@ -217,5 +224,40 @@ class DeliveryTest extends TestCase
         self::assertSame('sent', $this->delivery()->deliver($third));  // the breaker has closed
         $this->now += Delivery::GRACE_S;
         self::assertSame([2, 0], $this->delivery()->drain());  // cron sends the other two
+    }
+
+    public function testEachMessageGoesToItsWebsitesConnectionAlsoWhenResentFromTheOutbox(): void
+    {
+        $other = 'whsec_' . base64_encode('the-second-website-secret-32-bytes');
+        $websites = [2 => [self::$url . '/site-two', $other], 3 => ['', 'unused']];
+        $payload = (string) json_encode(['event_id' => 'evt-w2', 'order' => ['entity_id' => 8]]);
+        $message = new Message('order:8', 'evt-w2', '2026-01-01 00:00:00|1', Message::ORDERS, $payload, 2);
+        self::assertSame('sent', $this->delivery('', $websites)->deliver($message));
+        $default = new Message('order:9', 'evt-d', '2026-01-01 00:00:00|1', Message::ORDERS, '{}');
+        self::assertSame('sent', $this->delivery('', $websites)->deliver($default));
+        [$first, $second] = Fixtures::requests(self::$dir);
+        self::assertSame('/site-two/v1/webhooks/magento/orders', $first['path']);
+        self::assertSame((new Signer())->sign($other, 'evt-w2', $this->now, $payload), $first['webhook_signature']);
+        self::assertSame('/v1/webhooks/magento/orders', $second['path']);
+        self::assertSame((new Signer())->sign(self::SECRET, 'evt-d', $this->now, '{}'), $second['webhook_signature']);
+        self::assertSame('2', (string) $this->store->get('order:8')['website_id']);
+        self::assertNull($this->store->get('order:9')['website_id']);
+
+        // Failed now, resent by cron: the outbox row remembers the website.
+        $this->answer(503);
+        $later = new Message('order:8', 'evt-w2b', '2026-01-01 00:00:01|1', Message::ORDERS, $payload, 2);
+        self::assertSame('pending', $this->delivery('', $websites)->deliver($later));
+        $this->answer(202);
+        $this->now += 3600;
+        self::assertSame([1, 0], $this->delivery('', $websites)->drain());
+        $resent = Fixtures::requests(self::$dir)[3];
+        self::assertSame(['/site-two/v1/webhooks/magento/orders', 'evt-w2b'], [$resent['path'], $resent['webhook_id']]);
+        self::assertSame((new Signer())->sign($other, 'evt-w2b', $this->now, $payload), $resent['webhook_signature']);
+
+        // A website without a URL: nothing is sent, the row waits with the reason.
+        $nowhere = new Message('order:10', 'evt-w3', '2026-01-01 00:00:00|1', Message::ORDERS, '{}', 3);
+        self::assertSame('pending', $this->delivery('', $websites)->deliver($nowhere));
+        self::assertCount(4, Fixtures::requests(self::$dir));
+        self::assertSame('no dmfrec URL configured for website 3', $this->store->get('order:10')['last_error']);
     }
 }

@@ -23,12 +23,18 @@ class Fixtures
         return $pdo;
     }
 
-    /** CREATE TABLE for each table of etc/db_schema.xml (the column types it uses). */
+    /**
+     * CREATE TABLE for each of the module's own tables in etc/db_schema.xml (the column types
+     * it uses); the columns it adds to Magento's tables (sales_order) are not tables here.
+     */
     public static function createTables(\PDO $pdo, string $prefix = ''): void
     {
         $xml = simplexml_load_file(dirname(__DIR__, 2) . '/etc/db_schema.xml');
         $xsi = 'http://www.w3.org/2001/XMLSchema-instance';
         foreach ($xml->table as $table) {
+            if (strncmp((string) $table['name'], 'dmfrec_', 7) !== 0) {
+                continue;
+            }
             $name = $prefix . $table['name'];
             $parts = [];
             foreach ($table->column as $column) {

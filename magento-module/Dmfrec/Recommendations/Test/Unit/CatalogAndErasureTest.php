@@ -39,6 +39,33 @@ class CatalogAndErasureTest extends TestCase
         self::assertSame([], (new CatalogBatch())->messages([['sku' => '']], 1.0));
     }
 
+    public function testEveryDistinctConnectionGetsTheCatalogueAsItsOwnOutboxRow(): void
+    {
+        // The default connection, website 2 on the same dmfrec (skipped), website 3 on its own,
+        // website 4 with the same URL but another secret (its own), website 5 without a URL.
+        $targets = CatalogBatch::targets(['' => ['https://reco.example/', 's'], 2 => ['https://reco.example', 's'],
+            3 => ['https://eu.reco.example', 's3'], 4 => ['https://reco.example', 's4'], 5 => ['', 's']]);
+        self::assertSame([null, 3, 4], $targets);
+        self::assertSame([3], CatalogBatch::targets([3 => ['https://eu.reco.example', 's3']]));
+
+        $messages = (new CatalogBatch())->messages([['sku' => 'A', 'enabled' => 1]], 1795750000.0, $targets);
+        self::assertCount(3, $messages);
+        self::assertSame([null, 3, 4], array_map(static fn ($m) => $m->websiteId, $messages));
+        $id = $messages[0]->eventId;
+        self::assertSame(['products:' . $id, 'products:' . $id . ':w3', 'products:' . $id . ':w4'],
+            array_map(static fn ($m) => $m->subject, $messages));
+        self::assertCount(1, array_unique(array_map(static fn ($m) => $m->payload, $messages)));
+        self::assertSame([], (new CatalogBatch())->messages([['sku' => 'A']], 1.0, []));
+    }
+
+    public function testErasureRequestsGoToTheCustomersWebsiteConnection(): void
+    {
+        $messages = (new ErasureRequest())->messages('42', 'anna@example.com', 1795750000, 3);
+        self::assertSame([3, 3], array_map(static fn ($m) => $m->websiteId, $messages));
+        self::assertSame([null], array_map(static fn ($m) => $m->websiteId,
+            (new ErasureRequest())->messages('42', null, 1795750000)));
+    }
+
     public function testErasureByIdAndByEmailKeepsTheEmailOutOfTheSubject(): void
     {
         $messages = (new ErasureRequest())->messages('42', ' Anna@Example.com ', 1795750000);

@@ -27,6 +27,10 @@ class StorefrontTest extends TestCase
         self::assertStringNotContainsString("'", $json);
         self::assertStringNotContainsString('<', $json);
         self::assertSame(['api' => 'https://reco.example', 'limit' => 50, 'website' => 2,
-            'productsUrl' => "https://shop.example/dmfrec/products/info?a='b'&c=<d>"], json_decode($json, true));
+            'productsUrl' => "https://shop.example/dmfrec/products/info?a='b'&c=<d>",
+            'sessionCookieConsent' => null], json_decode($json, true));
+        // Cookie restriction mode: the website whose consent the session cookie waits for.
+        $restricted = json_decode((new WidgetConfig())->json('https://reco.example', 6, null, '', 3), true);
+        self::assertSame(3, $restricted['sessionCookieConsent']);
     }
 }

@@ -2,7 +2,10 @@
  * Fills a dmfrec placeholder once the visitor is known: from the `dmfrec` customer-data
  * section a logged-in customer's id and token (kept out of the cached page), nothing for a
  * guest (who gets popular products). Then dmfrec's own widget script renders the list; it is
- * loaded once per page, after every placeholder has its data.
+ * loaded once per page, after every placeholder has its data. The widget is asked to keep a
+ * guest's random session id in the `dmfrec_session` cookie, which the module stamps on the
+ * order at checkout (Plugin\OrderSessionPlugin) so the guest's order is attributed to the
+ * recommendations that guest clicked.
  */
 define(['Magento_Customer/js/customer-data'], function (customerData) {
     'use strict';
@@ -24,6 +27,10 @@ define(['Magento_Customer/js/customer-data'], function (customerData) {
         el.setAttribute('data-dmfrec', '');
         el.setAttribute('data-api', config.api);
         el.setAttribute('data-limit', String(config.limit));
+        // The guest session id goes into a cookie the checkout reads (order attribution).
+        if (mayKeepSessionCookie(config.sessionCookieConsent)) {
+            el.setAttribute('data-session-cookie', '');
+        }
         if (config.productsUrl) {
             // Cards only for products this store shows (enabled, visible, in stock, here).
             el.setAttribute('data-products-url', config.productsUrl);
@@ -35,6 +42,24 @@ define(['Magento_Customer/js/customer-data'], function (customerData) {
         if (data && data.customer_id && data.token) {
             el.setAttribute('data-customer', data.customer_id);
             el.setAttribute('data-token', data.token);
+        }
+    }
+
+    /**
+     * With cookie restriction mode on (`website` is then the store's website id), only once the
+     * visitor allowed cookies for that website, as Magento's own scripts check it.
+     */
+    function mayKeepSessionCookie(website) {
+        var match;
+
+        if (website === null || website === undefined) {
+            return true;
+        }
+        match = document.cookie.match(/(?:^|; )user_allowed_save_cookie=([^;]*)/);
+        try {
+            return match !== null && JSON.parse(decodeURIComponent(match[1]))[website] === 1;
+        } catch (e) {
+            return false;
         }
     }
 
