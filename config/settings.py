@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     worker_metrics_port: int = Field(0, ge=0, le=65535)
     worker_metrics_addr: str = "127.0.0.1"
     popular_refresh_s: int = 60  # at most one popular-list recomputation per this many seconds
+    # Pending events one ingest task applies in one transaction, each customer refreshed once.
+    ingest_batch: int = Field(64, ge=1, le=1000)
     pending_after_s: int = 60  # events still pending this long are enqueued again...
     resend_after_s: int = 900  # ...unless they were sent within this many seconds
     pending_sweep_s: int = 60  # how often beat looks for pending events

@@ -53,9 +53,15 @@ def attribute_orders(session: Session, order_ids: Iterable[int], policy: Policy,
                     or_(Order.customer_key.is_not(None), Order.session_id.is_not(None))))
         if policy.uncounted_states:
             q = q.where(Order.state.not_in(sorted(policy.uncounted_states)))
+        lines = session.execute(q).all()
+        # Most lines were never clicked: one query finds the few that were (one each before).
+        clicked = _clicked(session, {s for line in lines
+                                     for s in (line.customer_key, line.session_id) if s})
         rows = []
-        for line in session.execute(q):
+        for line in lines:
             subjects = [s for s in (line.customer_key, line.session_id) if s is not None]
+            if not any((s, line.sku) in clicked for s in subjects):
+                continue
             click = session.execute(
                 select(RecEvent.rec_id, RecEvent.experiment, RecEvent.arm, RecEvent.at)
                 .where(RecEvent.subject.in_(subjects), RecEvent.sku == line.sku,
@@ -74,6 +80,17 @@ def attribute_orders(session: Session, order_ids: Iterable[int], policy: Policy,
             session.execute(insert(ATTRIBUTED), rows)
         written += len(rows)
     return written
+
+
+def _clicked(session: Session, subjects: Iterable[str]) -> set[tuple[str, str]]:
+    """(subject, SKU) of every click of these subjects, whenever it was (a superset of what
+    a line can be credited to; the subject index serves it)."""
+    found: set[tuple[str, str]] = set()
+    for part in chunks(sorted(subjects)):
+        found.update(tuple(r) for r in session.execute(
+            select(RecEvent.subject, RecEvent.sku).distinct()
+            .where(RecEvent.subject.in_(part), RecEvent.kind == "click")))
+    return found
 
 
 def attribute(engine: Engine, order_ids: Iterable[int], policy: Policy, window_days: int

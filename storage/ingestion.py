@@ -27,6 +27,8 @@ Concurrency: locks are taken in one global order (events, orders, products, inte
 sorted by key). MariaDB runs READ COMMITTED (see storage.db), with `SELECT ... FOR UPDATE` on the
 order rows and an upsert lock on each pair before it is recomputed, so the recomputation sees
 every committed line; SQLite serialises writers with BEGIN IMMEDIATE. Deadlocks are retried.
+A worker's batch (`process_batch`) claims its pending events with SKIP LOCKED: it never waits
+for events another batch holds, so it joins the order above at the orders.
 """
 
 from __future__ import annotations
@@ -230,28 +232,37 @@ def apply_snapshots(
     items: Sequence[OrderSnapshot | SnapshotEvent],
     policy: Policy | None = None,
     keys: Mapping[str, str | None] | None = None,
+    touched: set[str] | None = None,
 ) -> list[Outcome]:
     """Apply validated snapshots inside the caller's transaction; "applied" or "stale" each.
 
     Several snapshots of one order may be in `items`: the newest wins, as if applied in turn.
     `keys`: event_id -> the customer key recorded for a compacted event (its email is gone).
+    `touched` receives the customers whose pairs were recomputed (before and after a changed
+    key): exactly the ones whose lists may have changed.
     """
     policy = policy or Policy.from_settings()
     now = utcnow()
     deliveries = [_delivery(item, keys or {}) for item in items]
     best: dict[int, _Delivery] = {}
+    oldest: dict[int, _Delivery] = {}
     sessions: dict[int, tuple[tuple[datetime, Decimal], str]] = {}  # newest sent session
     for d in deliveries:
         oid = d.order.entity_id
         cur = best.get(oid)
         if cur is None or d.key >= cur.key:
             best[oid] = d
+        low = oldest.get(oid)
+        if low is None or d.key < low.key:
+            oldest[oid] = d
         if d.order.session_id and (oid not in sessions or d.key >= sessions[oid][0]):
             sessions[oid] = (d.key, d.order.session_id)
     ids = sorted(best)
     winners = [best[i] for i in ids]
-    # Lock every order row (creating those we have never seen), then compare with what is stored.
-    upsert(session, ORDERS, [_order_row(d, policy, now) for d in winners], update=[])
+    # Lock every order row, then compare with what is stored. An order never seen is created
+    # from its oldest snapshot here (its winner overwrites it below), so that each snapshot's
+    # outcome is what applying them in turn would give (see the end).
+    upsert(session, ORDERS, [_order_row(oldest[i], policy, now) for i in ids], update=[])
     stored = {}
     for part in chunks(ids):
         q = (
@@ -312,12 +323,20 @@ def apply_snapshots(
 
     _learn_products(session, deliveries, fresh, line_rows, policy, now)
     recompute_pairs(session, pairs, policy, now)
+    if touched is not None:
+        touched.update(k for k, _ in pairs)
+    # In turn: a snapshot is applied if not older than the stored one nor than any before it.
+    newest = {i: (r.updated_at, r.progress) for i, r in stored.items()}
     applied = set(fresh_ids)
-    return [
-        "applied" if d.order.entity_id in applied and d.key == best[d.order.entity_id].key
-        else "stale"
-        for d in deliveries
-    ]
+    outcomes: list[Outcome] = []
+    for d in deliveries:
+        oid = d.order.entity_id
+        if oid in applied and d.key >= newest[oid]:
+            newest[oid] = d.key
+            outcomes.append("applied")
+        else:
+            outcomes.append("stale")
+    return outcomes
 
 
 def _learn_products(
@@ -487,9 +506,12 @@ def _mark(session: Session, statuses: Mapping[str, str], errors: Mapping[str, st
 
 
 def _apply_pending(
-    session: Session, events: Sequence[SnapshotEvent], policy: Policy
+    session: Session, events: Sequence[SnapshotEvent], policy: Policy,
+    touched: set[str] | None = None,
 ) -> dict[str, Outcome]:
-    outcomes = apply_snapshots(session, events, policy)
+    if not events:
+        return {}
+    outcomes = apply_snapshots(session, events, policy, touched=touched)
     result: dict[str, Outcome] = dict(zip([e.event_id for e in events], outcomes, strict=True))
     _mark_compact(session, events, result, policy, utcnow())
     return result
@@ -592,18 +614,90 @@ def process(
         result: dict[str, Outcome] = {
             eid: ("missing" if eid not in locked else "duplicate") for eid in wanted
         }
-        events, errors = [], {}
-        for eid in wanted:
-            if eid in locked and locked[eid].status == "pending":
-                try:
-                    events.append(parse_event(locked[eid].payload))
-                except SnapshotError as exc:
-                    errors[eid] = str(exc)
-        result.update(_apply_pending(session, events, policy))
-        if errors:
-            _mark(session, dict.fromkeys(errors, "failed"), errors, utcnow())
-            result.update(dict.fromkeys(errors, "failed"))
+        result.update(_process_locked(session, wanted, locked, policy, set()))
         return result
+
+    return run_transaction(engine_or_url, work)
+
+
+def _process_locked(session: Session, ids: Sequence[str], locked: Mapping[str, Any],
+                    policy: Policy, touched: set[str]) -> dict[str, Outcome]:
+    """Apply the pending ones among `ids` (rows locked by the caller); invalid payloads end
+    "failed" with their error. Outcomes of those only; `touched` as in `apply_snapshots`."""
+    events, errors = [], {}
+    for eid in ids:
+        if eid in locked and locked[eid].status == "pending":
+            try:
+                events.append(parse_event(locked[eid].payload))
+            except SnapshotError as exc:
+                errors[eid] = str(exc)
+    result = _apply_pending(session, events, policy, touched)
+    if errors:
+        _mark(session, dict.fromkeys(errors, "failed"), errors, utcnow())
+        result.update(dict.fromkeys(errors, "failed"))
+    return result
+
+
+@dataclass
+class Batch:
+    """What `process_batch` did: each claimed event's outcome, its order and receipt time,
+    and the customers whose pairs were recomputed (to refresh once each)."""
+
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    orders: dict[str, int] = field(default_factory=dict)
+    received: dict[str, datetime] = field(default_factory=dict)
+    customers: set[str] = field(default_factory=set)
+
+
+def _claim(session: Session, first: str | None, limit: int) -> dict[str, Any]:
+    """Lock up to `limit` pending events never failed before: `first` if it is one, then the
+    oldest others. SKIP LOCKED on MariaDB: events another batch holds are left to it, and the
+    claim never waits (so it cannot join a deadlock with that batch's later locks); SQLite's
+    writers are serialised anyway and ignore FOR UPDATE."""
+    cols = (EVENTS.c.id, EVENTS.c.event_id, EVENTS.c.status, EVENTS.c.payload,
+            EVENTS.c.order_id, EVENTS.c.received_at)
+    claimable = (EVENTS.c.status == "pending") & (EVENTS.c.attempts == 0)
+    rows = []
+    if first is not None and limit > 0:
+        rows += session.execute(select(*cols).where(claimable, EVENTS.c.event_id == first)
+                                .with_for_update(skip_locked=True)).all()
+    if limit > len(rows):
+        q = (select(*cols).where(claimable)
+             .order_by(EVENTS.c.received_at, EVENTS.c.id).limit(limit - len(rows))
+             .with_for_update(skip_locked=True))
+        if first is not None:
+            q = q.where(EVENTS.c.event_id != first)
+        rows += session.execute(q).all()
+    # In the order they were received: among equal snapshot keys the later delivery wins.
+    return {r.event_id: r for r in sorted(rows, key=lambda r: (r.received_at, r.id))}
+
+
+def process_batch(
+    engine_or_url: Engine | str | None,
+    first: str | None,
+    limit: int,
+    policy: Policy | None = None,
+    into: Batch | None = None,
+) -> Batch:
+    """Claim up to `limit` pending events (`first` among them when it is free) and apply them
+    in one transaction, as `process` would one by one: the newest snapshot of each order wins
+    whatever the order of the events, and every touched pair is recomputed once.
+
+    Events that failed before (attempts > 0) are never claimed: they go alone through
+    `process`, so one bad event cannot fail every batch it would join. `into` is filled as
+    the work goes: should it raise, the caller still knows which events were claimed.
+    """
+    policy = policy or Policy.from_settings()
+    batch = into if into is not None else Batch()
+
+    def work(session: Session) -> Batch:
+        batch.outcomes, batch.customers, batch.orders, batch.received = {}, set(), {}, {}
+        locked = _claim(session, first, limit)
+        batch.orders = {e: r.order_id for e, r in locked.items()}
+        batch.received = {e: r.received_at for e, r in locked.items()}
+        batch.outcomes = _process_locked(session, list(locked), locked, policy,
+                                         batch.customers)
+        return batch
 
     return run_transaction(engine_or_url, work)
 

@@ -29,6 +29,7 @@ def test_every_dashboard_query_names_an_exported_metric():
     assert queried - exported == set()
     for needed in ("dmfrec_queue_depth", "dmfrec_events", "dmfrec_worker_apply_seconds_bucket",
                    "dmfrec_worker_fold_in_seconds_bucket", "dmfrec_webhook_events_total",
-                   "dmfrec_storefront_lists_total"):
+                   "dmfrec_storefront_lists_total", "dmfrec_worker_batch_events_bucket",
+                   "dmfrec_worker_customer_refreshes_total"):
         assert needed in queried
     assert backlog.EventCounts and backlog.QueueDepth  # the scrape-time names come from here

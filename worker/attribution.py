@@ -5,13 +5,20 @@ redelivered event recomputes the same rows."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from storage import analytics
 from worker.runtime import Runtime
 
 
 def refresh_order(rt: Runtime, order_id: int) -> int:
     """Recompute the order's attributed lines; returns how many are credited."""
-    return analytics.attribute(rt.engine, [order_id], rt.policy, rt.settings.attribution_days)
+    return refresh_orders(rt, [order_id])
+
+
+def refresh_orders(rt: Runtime, order_ids: Iterable[int]) -> int:
+    """Recompute the attributed lines of these orders (one batch's) in one transaction."""
+    return analytics.attribute(rt.engine, order_ids, rt.policy, rt.settings.attribution_days)
 
 
 def roll_up(rt: Runtime) -> dict:

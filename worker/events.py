@@ -5,6 +5,8 @@ an event is never lost: if the broker is down the event stays ``pending`` and th
 `worker.tasks.enqueue_pending` sends it again. A marker ``dmfrec:enqueued:<event_id>`` (TTL
 ``DMFREC_RESEND_AFTER_S``) remembers each send, so a long queue backlog is not re-sent every
 minute; an event still pending after the marker expired (its task was lost) is sent again.
+A second marker ``dmfrec:refreshed:<event_id>`` says that a batch applied the event and
+refreshed its customers (worker.live), so the event's own task is a no-op.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("dmfrec.events")
 
 INGEST_TASK = "worker.tasks.ingest_event"
+# A batch's events stay marked refreshed this long: their own tasks, normally queued already,
+# find the mark and do nothing; one that comes later refreshes again (idempotent, only slower).
+REFRESHED_TTL_S = 6 * 3600
 
 
 def marker_key(event_id: str) -> str:
@@ -44,6 +49,22 @@ def enqueue(celery: Celery, event_id: str, r: redis_lib.Redis | None = None,
         except redis_lib.RedisError:  # only an optimisation: the worst case is a resend
             log.warning("could not mark the event as enqueued", extra={"event_id": event_id})
     return True
+
+
+def refreshed_key(event_id: str) -> str:
+    return f"{PREFIX}:refreshed:{event_id}"
+
+
+def mark_refreshed(r: redis_lib.Redis, event_ids: Sequence[str]) -> None:
+    """Events applied and their customers refreshed: their own tasks have nothing left to do."""
+    pipe = r.pipeline(transaction=False)
+    for event_id in event_ids:
+        pipe.set(refreshed_key(event_id), "1", ex=REFRESHED_TTL_S)
+    pipe.execute()
+
+
+def was_refreshed(r: redis_lib.Redis, event_id: str) -> bool:
+    return bool(r.exists(refreshed_key(event_id)))
 
 
 def unmarked(r: redis_lib.Redis, event_ids: Sequence[str]) -> list[str]:

@@ -1,12 +1,16 @@
 """The live loop's work, as plain functions of a `Runtime` (the Celery tasks are thin wrappers).
 
 `process_event`: apply a recorded event with storage's exact ingestion (which marks it applied,
-stale or failed), then refresh the customers it touched: their bought-SKU set and, when a
-model version is active, their top-N, by folding their new purchase row into the active model
-(no training). Every step is idempotent, so a redelivered task or a repeated event changes
-nothing; a duplicate still refreshes, which repairs a refresh that failed half-way. An event
-whose application fails for another reason than an outage is counted (storage.failures) and
-ends `failed` at DMFREC_EVENT_MAX_ATTEMPTS; outages propagate, for the task to retry.
+stale or failed), together with up to DMFREC_INGEST_BATCH - 1 other pending events in the same
+transaction (storage.ingestion.process_batch), then refresh each customer they touched once:
+their bought-SKU set and, when a model version is active, their top-N, by folding their new
+purchase row into the active model (no training). Every step is idempotent, so a redelivered
+task or a repeated event changes nothing. Once a batch's customers are refreshed its events
+are marked so in Redis (worker.events), and the tasks of those events are then no-ops; a
+duplicate without that mark (its batch's refresh failed half-way) still refreshes, which
+repairs it. An event whose application fails for another reason than an outage is counted
+(storage.failures) and ends `failed` at DMFREC_EVENT_MAX_ATTEMPTS; outages propagate, for the
+task to retry.
 """
 
 from __future__ import annotations
@@ -33,23 +37,95 @@ REFRESH_OUTCOMES = ("applied", "duplicate")
 
 
 def process_event(rt: Runtime, event_id: str) -> dict:
-    """Ingest one recorded event and refresh the affected customers; returns a small summary."""
+    """Ingest a recorded event, with up to DMFREC_INGEST_BATCH - 1 other pending events in the
+    same transaction, then refresh every affected customer once; returns a small summary
+    (`applied`: how many events this call applied, its own and the batch's)."""
     with rt.reading() as session:
         row = session.execute(
-            select(Event.order_id, Event.received_at).where(Event.event_id == event_id)
+            select(Event.order_id, Event.received_at, Event.status)
+            .where(Event.event_id == event_id)
         ).first()
-        # The order's customer before this event: a changed customer (deleted in Magento,
-        # now keyed as a guest) loses the purchases, so both are refreshed.
-        before = None if row is None else session.scalar(
-            select(Order.customer_key).where(Order.entity_id == row.order_id))
     if row is None:
         log.warning("event not found; nothing to do")
         metrics.EVENTS_PROCESSED.labels("missing").inc()
-        return {"event_id": event_id, "outcome": "missing", "customers": []}
+        return {"event_id": event_id, "outcome": "missing", "customers": [], "applied": 0}
+    if row.status != "pending" and events.was_refreshed(rt.redis, event_id):
+        # Applied in another task's batch, which refreshed its customers: nothing left to do.
+        metrics.EVENTS_PROCESSED.labels("duplicate").inc()
+        return {"event_id": event_id, "outcome": "duplicate", "customers": [], "applied": 0}
+    batch = _apply_batch(rt, event_id)
+    outcomes = dict(batch.outcomes)
+    customers = set(batch.customers)
+    if event_id not in outcomes:
+        # Not claimed: processed already, held by another batch (this waits for it), or
+        # failed before (applied alone, so its failure is counted on it alone).
+        outcomes[event_id], own = _process_alone(rt, event_id)
+        customers.update(own)
+    log.info("event processed", extra={"outcome": outcomes[event_id], "batch": len(outcomes)})
+    refreshed = [e for e, o in outcomes.items() if o in REFRESH_OUTCOMES]
+    # issue 18: credit recommendation clicks; a stale event counts nothing, but may bring
+    # the order's session.
+    credited = [e for e, o in outcomes.items() if o in (*REFRESH_OUTCOMES, "stale")]
+    if credited:
+        attribution.refresh_orders(rt, {batch.orders.get(e, row.order_id) for e in credited})
+    if refreshed:
+        started = time.perf_counter()
+        refresh_customers(rt, customers)
+        refresh_popular(rt)
+        metrics.FOLD_IN_SECONDS.observe(time.perf_counter() - started)
+    # Every event done here (stale and failed ones too): their own tasks are no-ops now.
+    events.mark_refreshed(rt.redis, [e for e, o in outcomes.items() if o != "pending"])
+    now = ingestion.utcnow()
+    for eid, outcome in outcomes.items():
+        received = batch.received.get(eid, row.received_at if eid == event_id else None)
+        if outcome == "applied" and received is not None:
+            lag = now - received.replace(tzinfo=None)
+            metrics.EVENT_LAG_SECONDS.observe(max(lag.total_seconds(), 0.0))
+        metrics.EVENTS_PROCESSED.labels(outcome).inc()
+    return {"event_id": event_id, "outcome": outcomes[event_id],
+            "customers": sorted(customers),
+            "applied": sum(o == "applied" for o in outcomes.values())}
+
+
+def _apply_batch(rt: Runtime, event_id: str) -> ingestion.Batch:
+    """Claim and apply a batch (storage.ingestion.process_batch). Should it fail for another
+    reason than an outage, each claimed event is tried alone, so only a bad one is counted."""
+    batch = ingestion.Batch()
+    started = time.perf_counter()
+    try:
+        ingestion.process_batch(rt.engine, event_id, rt.settings.ingest_batch, rt.policy,
+                                into=batch)
+    except Exception as exc:
+        if is_outage(exc) or isinstance(exc, MemoryError):
+            raise  # the task retries an outage; no event is at fault
+        log.warning("batch failed; its events are applied one by one",
+                    extra={"batch": len(batch.orders), "error": f"{type(exc).__name__}: {exc}"})
+        alone = ingestion.Batch()
+        for eid in batch.orders:
+            alone.outcomes[eid], own = _process_alone(rt, eid)
+            alone.customers.update(own)
+        alone.orders, alone.received = batch.orders, batch.received
+        return alone
+    if batch.outcomes:
+        metrics.APPLY_SECONDS.observe(time.perf_counter() - started)
+        metrics.BATCH_SIZE.observe(len(batch.outcomes))
+    return batch
+
+
+def _process_alone(rt: Runtime, event_id: str) -> tuple[str, set[str]]:
+    """Apply one event in its own transaction: (outcome, customers to refresh). A failure
+    that is not an outage is counted on the event (storage.failures)."""
+    with rt.reading() as session:
+        # The order's customer before this event: a changed customer (deleted in Magento,
+        # now keyed as a guest) loses the purchases, so both are refreshed.
+        before = session.scalar(select(Order.customer_key).join(
+            Event, Event.order_id == Order.entity_id).where(Event.event_id == event_id))
     started = time.perf_counter()
     try:
         outcome = ingestion.process(rt.engine, [event_id], rt.policy)[event_id]
-        metrics.APPLY_SECONDS.observe(time.perf_counter() - started)
+        if outcome not in ("duplicate", "missing"):  # it did apply (or refuse) the event
+            metrics.APPLY_SECONDS.observe(time.perf_counter() - started)
+            metrics.BATCH_SIZE.observe(1)
     except Exception as exc:
         if is_outage(exc) or isinstance(exc, MemoryError):
             raise  # the task retries an outage; the event is not at fault
@@ -57,28 +133,14 @@ def process_event(rt: Runtime, event_id: str) -> dict:
         error = f"{type(exc).__name__}: {exc}"
         outcome = failures.note_failure(rt.engine, event_id, error,
                                         rt.settings.event_max_attempts)
-        log.warning("event failed to apply", extra={"outcome": outcome, "error": error[:500]})
-        metrics.EVENTS_PROCESSED.labels(outcome).inc()
-        return {"event_id": event_id, "outcome": outcome, "customers": []}
-    log.info("event processed", extra={"outcome": outcome})
-    customers: list[str] = []
-    if outcome in REFRESH_OUTCOMES:
-        with rt.reading() as session:  # the key the event was applied under
-            after = session.scalar(select(Event.customer_key)
-                                   .where(Event.event_id == event_id))
-        customers = sorted({k for k in (before, after) if k is not None})
-        attribution.refresh_order(rt, row.order_id)  # issue 18: credit recommendation clicks
-        started = time.perf_counter()
-        refresh_customers(rt, customers)
-        refresh_popular(rt)
-        metrics.FOLD_IN_SECONDS.observe(time.perf_counter() - started)
-        if outcome == "applied" and row.received_at is not None:
-            lag = ingestion.utcnow() - row.received_at.replace(tzinfo=None)
-            metrics.EVENT_LAG_SECONDS.observe(max(lag.total_seconds(), 0.0))
-    elif outcome == "stale":  # counts nothing, but may bring the order's session (attribution)
-        attribution.refresh_order(rt, row.order_id)
-    metrics.EVENTS_PROCESSED.labels(outcome).inc()
-    return {"event_id": event_id, "outcome": outcome, "customers": customers}
+        log.warning("event failed to apply", extra={"event_id": event_id, "outcome": outcome,
+                                                    "error": error[:500]})
+        return outcome, set()
+    if outcome not in REFRESH_OUTCOMES:
+        return outcome, set()
+    with rt.reading() as session:  # the key the event was applied under
+        after = session.scalar(select(Event.customer_key).where(Event.event_id == event_id))
+    return outcome, {k for k in (before, after) if k is not None}
 
 
 # ---------------------------------------------------------------- customers
@@ -147,6 +209,7 @@ def refresh_customers(rt: Runtime, customer_ids: Iterable[str]) -> int:
         rows = customer_rows(session, ids)
         recent = rows if since is None else customer_rows(session, ids, since)
     ttl = days * 86400 if days > 0 else None  # bought sets expire with the window
+    metrics.CUSTOMERS_REFRESHED.inc(len(ids))
     for customer, row in rows.items():
         publish.set_bought(rt.redis, customer, row.keys(), ttl)
     loaded = rt.active_model()

@@ -34,12 +34,20 @@ _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5
 
 APPLY_SECONDS = Histogram(
     "dmfrec_worker_apply_seconds",
-    "Time to apply one event to the database (storage.ingestion, its own transaction)",
+    "Time to apply one batch of events to the database (storage.ingestion, one transaction)",
     buckets=_BUCKETS)
+BATCH_SIZE = Histogram(
+    "dmfrec_worker_batch_events",
+    "Events applied per transaction (DMFREC_INGEST_BATCH at most; 1: an event alone)",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000))
 FOLD_IN_SECONDS = Histogram(
     "dmfrec_worker_fold_in_seconds",
-    "Time to refresh the customers of one event: bought sets, fold-in and list publish",
+    "Time to refresh the customers of one batch: bought sets, fold-in and list publish",
     buckets=_BUCKETS)
+CUSTOMERS_REFRESHED = Counter(
+    "dmfrec_worker_customer_refreshes_total",
+    "Customers whose bought set (and list, with an active model) the live loop rewrote; "
+    "once per batch each, however many of the batch's events were theirs")
 EVENT_LAG_SECONDS = Histogram(
     "dmfrec_worker_event_lag_seconds",
     "From the webhook's receipt of an event to its customers' lists rewritten (applied events)",

@@ -57,14 +57,15 @@ RETRY = {
 
 @app.task(name="worker.tasks.ingest_event", bind=True, **RETRY)
 def ingest_event(self: Task, event_id: str) -> dict:
-    """Ingest one recorded webhook event and refresh the customers it touched."""
+    """Ingest one recorded webhook event (with a batch of other pending ones) and refresh the
+    customers they touched."""
     logs.reset(event_id=event_id, task_id=self.request.id, retries=self.request.retries)
     rt = runtime()
     with outages_retried():
         summary = live.process_event(rt, event_id)
-    if summary["outcome"] == "applied":
+    if summary["applied"]:  # this task's own event and the others of its batch
         after = rt.settings.fine_tune_after_events
-        if triggers.count_event(rt.redis) >= after > 0:
+        if triggers.count_event(rt.redis, summary["applied"]) >= after > 0:
             _enqueue_fine_tune(rt)
     return summary
 

@@ -22,9 +22,9 @@ LAST_AT = f"{PREFIX}:train:last_at"
 QUEUED = f"{PREFIX}:train:queued"
 
 
-def count_event(r: redis_lib.Redis) -> int:
-    """One more applied event; returns how many since the last training run."""
-    return int(r.incr(EVENTS))
+def count_event(r: redis_lib.Redis, n: int = 1) -> int:
+    """`n` more applied events; returns how many since the last training run."""
+    return int(r.incrby(EVENTS, n))
 
 
 def events_since_training(r: redis_lib.Redis) -> int:

@@ -66,11 +66,14 @@ def test_a_refused_event_ends_failed_is_counted_listed_and_retried(mrt, r, make_
     good, _ = receive(mrt.engine, json.dumps(make_event("good-1", entity_id=3002)))
     outcomes = [live.process_event(mrt, bad.event_id)["outcome"] for _ in range(3)]
     assert outcomes == ["pending", "pending", "failed"]
+    # The first call's batch held both and failed; each was then tried alone: the good event
+    # applied at once, only the bad one was counted.
+    assert _event(mrt, "good-1").status == "applied" and _event(mrt, "good-1").attempts == 0
     stored = _event(mrt, "bad-1")
     assert stored.status == "failed" and stored.attempts == 3
     assert "Out of range value for column 'amount'" in stored.error
     assert live.process_event(mrt, bad.event_id)["outcome"] == "duplicate"  # finalised
-    assert live.process_event(mrt, good.event_id)["outcome"] == "applied"  # not blocked
+    assert live.process_event(mrt, good.event_id)["outcome"] == "duplicate"  # batched already
 
     exposition = metrics.render(mrt.engine)[0].decode()
     assert 'dmfrec_events{status="failed"} 1.0' in exposition

@@ -10,7 +10,7 @@ def test_event_is_applied_and_customer_state_published(rt, r, record, status, ma
     event_id = record(make_event("e1", lines={"SKU-A": 2, "SKU-B": 1}))
     assert status(event_id) == "pending"
     summary = live.process_event(rt, event_id)
-    assert summary == {"event_id": "e1", "outcome": "applied", "customers": ["42"]}
+    assert summary == {"event_id": "e1", "outcome": "applied", "customers": ["42"], "applied": 1}
     assert status(event_id) == "applied"
     assert r.smembers(publish.bought_key("42")) == {"SKU-A", "SKU-B"}
     assert dict(publish.read_popular(r)) == {"SKU-A": 1.0, "SKU-B": 1.0}
@@ -89,6 +89,7 @@ def test_enqueue_pending_hands_events_to_the_real_broker(rt, r, record, make_eve
     up = make_celery(settings)
     assert live.enqueue_pending(rt, up) == 2
     assert queued() == [["p1"], ["p2"]]
+    rt.settings = settings.model_copy(update={"ingest_batch": 1})  # p1 alone: p2 stays pending
     live.process_event(rt, "p1")
     # p2 is still pending but was sent a moment ago: a backlog is not re-sent every minute.
     assert live.enqueue_pending(rt, up) == 0
