@@ -69,7 +69,8 @@ class Settings(BaseSettings):
     pending_sweep_s: int = 60  # how often beat looks for pending events
     train_visibility_timeout_s: int = 12 * 3600  # broker redelivers unacked tasks after this
     train_epochs: int = 0  # nightly retrain epochs (0: the model's default)
-    train_members: int = 0  # networks in the nightly model's ensemble (0: the model's default)
+    train_members: int = 0  # most networks in the nightly model's ensemble (0: the model's
+    # default); fewer when one brings no validation gain
     train_warm_start: bool = True  # nightly retrain starts from the active model's weights
     train_patience: int = 0  # epochs without a validation gain before a member stops (0: 2)
     # Data lifecycle and recovery (issue 16: bad events, training lock, retention).
