@@ -397,35 +397,24 @@ class DMF:
         returns its loss."""
         cfg = self.config
         net = net or self.net
-        if cfg.loss == "holdout":
-            loss = holdout_loss(
-                net, self.matrix, self._cols, batch[0], rng or np.random.default_rng(), self.device,
-                temperature=cfg.temperature, target_share=cfg.target_share,
-                candidates=cfg.shared_negatives, buyable=self._buyable,
-            )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            return float(loss.detach())
-        if cfg.loss == "row_softmax":
-            loss = row_softmax_loss(
-                net, self.matrix, self._cols, batch[0], rng or np.random.default_rng(),
-                self.device, temperature=cfg.temperature, candidates=cfg.shared_negatives,
-                buyable=self._buyable,
-            )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            return float(loss.detach())
-        if cfg.loss != "softmax":
+        if cfg.loss in ("bce", "nce"):
             return train_batch(
                 net, optimizer, self.matrix, self._cols, *batch, cfg.loss,
                 self._max_rating, self.device, cfg.leave_target_out,
             )
-        loss = softmax_loss(
-            net, self.matrix, self._cols, *batch, self.device, cfg.temperature,
-            cfg.leave_target_out, cfg.shared_negatives,
-        )
+        if cfg.loss == "softmax":
+            loss = softmax_loss(
+                net, self.matrix, self._cols, *batch, self.device, cfg.temperature,
+                cfg.leave_target_out, cfg.shared_negatives,
+            )
+        else:  # the customer-batched objectives: a step is a batch of customers
+            objective = holdout_loss if cfg.loss == "holdout" else row_softmax_loss
+            extra = {"target_share": cfg.target_share} if cfg.loss == "holdout" else {}
+            loss = objective(
+                net, self.matrix, self._cols, batch[0], rng or np.random.default_rng(),
+                self.device, temperature=cfg.temperature, candidates=cfg.shared_negatives,
+                buyable=self._buyable, **extra,
+            )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
