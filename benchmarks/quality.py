@@ -70,7 +70,8 @@ def main() -> None:
 # The defaults before issue #14 (5 networks 512 -> 256, 8 epochs each, no early stopping:
 # the validation split is not shown to them), on today's code: `--dmf dmf-before=before`.
 BEFORE = {"members": 5, "epochs": 8, "user_layers": [512, 256], "item_layers": [512, 256],
-          "lr": 5e-4, "shared_negatives": 1024, "batch_size": 16384, "validation": False}
+          "lr": 5e-4, "shared_negatives": 1024, "batch_size": 16384, "precision": "fp32",
+          "validation": False}
 
 
 def _variant(label: str, overrides: dict | str):

@@ -7,8 +7,9 @@ ML-100K, Online Retail and a synthetic shop at 1x and 10x, all in one run.
 `dmf-before` is the configuration of the defaults before issue #14 (`BEFORE`: 5 networks
 512 -> 256 trained 8 epochs each, no early stopping), on today's code; `dmf` is today's
 defaults fitted as `dmfrec train` fits them: the latest purchase of up to 5,000 customers held
-out (`model.validation.stopping_split`), the first network stopped early on it, the others
-trained for its epoch count, then the whole matrix served.
+out (`model.validation.stopping_split`), each network stopped early on it and the ensemble's
+size chosen on it (a network that brings no gain is dropped and ends it), training's
+products in bf16 where the CPU has it (`precision="auto"`), then the whole matrix served.
 
 Each (data set, model) fit runs in a fresh child process, so its peak resident memory
 (`ru_maxrss`) is its own; "fit MiB" is that peak minus the resident memory just before the fit
@@ -44,7 +45,7 @@ SUITES = {
 MODELS = ("dmf-before", "dmf", "pop", "itemknn", "ease", "als", "bpr")
 # The defaults before issue #14 (model.recommender.DMFConfig at that commit), on today's code.
 BEFORE = {"members": 5, "epochs": 8, "user_layers": (512, 256), "item_layers": (512, 256),
-          "lr": 5e-4, "shared_negatives": 1024, "batch_size": 16384}
+          "lr": 5e-4, "shared_negatives": 1024, "batch_size": 16384, "precision": "fp32"}
 SYNTH_STEPS = 20
 EASE_MAX_SKUS = 10_000  # EASE inverts a dense SKUs x SKUs matrix: 20k SKUs is 3.2 GB + O(n^3)
 

@@ -86,19 +86,36 @@ def softmax_loss(
     else:
         p = ut.mlp(ut.scale(hu, bags_u.counts))[pos_u]
         q_pos = q_all[pos_i]
-    # 1 / T folded into p: the [positives x candidates] logits come out of one product,
-    # masked in place, with no copy, division or concatenation of that matrix (its
-    # elementwise passes cost as much as the product once the towers are narrow).
+    if shared:  # every positive against the step's candidates, less what its customer bought
+        return _logits_loss(p, q_pos, q_all[_index(inv_i[n:], device)],
+                            _bought(rows, users, cand, device), temperature)
+    return _own_negatives_loss(p, q_pos, q_all[_index(inv_i[n:], device).view(n, k)],
+                               temperature)
+
+
+def _logits_loss(
+    p: torch.Tensor, q_pos: torch.Tensor, q_cand: torch.Tensor, bought: torch.Tensor,
+    temperature: float,
+) -> torch.Tensor:
+    """Mean cross-entropy of each positive (class 0) against the shared candidates.
+
+    1 / T is folded into p: the [positives x candidates] logits come out of one product,
+    masked in place, with no copy, division or concatenation of that matrix (its
+    elementwise passes cost as much as the product once the towers are narrow)."""
     p = F.normalize(p, dim=-1) / temperature
-    q_pos = F.normalize(q_pos, dim=-1)
-    q_all = F.normalize(q_all, dim=-1)
-    if shared:  # [n, candidates]: every positive against the step's candidates
-        neg = (p @ q_all[_index(inv_i[n:], device)].T).masked_fill_(
-            _bought(rows, users, cand, device), float("-inf"))
-    else:  # [n, k]: each positive against its own negatives
-        neg = torch.einsum("bd,bkd->bk", p, q_all[_index(inv_i[n:], device).view(n, k)])
-    pos = (p * q_pos).sum(-1)
-    # Cross-entropy with the positive as class 0: log(e^pos + sum e^neg) - pos.
+    neg = (p @ F.normalize(q_cand, dim=-1).T).masked_fill_(bought, float("-inf"))
+    pos = (p * F.normalize(q_pos, dim=-1)).sum(-1)
+    # log(e^pos + sum e^neg) - pos
+    return (torch.logaddexp(pos, torch.logsumexp(neg, dim=1)) - pos).mean()
+
+
+def _own_negatives_loss(
+    p: torch.Tensor, q_pos: torch.Tensor, q_neg: torch.Tensor, temperature: float
+) -> torch.Tensor:
+    """Mean cross-entropy of each positive against its own negatives (q_neg [n, k, d])."""
+    p = F.normalize(p, dim=-1) / temperature
+    neg = torch.einsum("bd,bkd->bk", p, F.normalize(q_neg, dim=-1))
+    pos = (p * F.normalize(q_pos, dim=-1)).sum(-1)
     return (torch.logaddexp(pos, torch.logsumexp(neg, dim=1)) - pos).mean()
 
 

@@ -17,7 +17,7 @@ import torch
 from torch.nn import functional as F
 
 from model.dmf import DMFNetwork, gather_bags
-from model.losses import cosine, cross_entropy, targets
+from model.losses import cosine
 from model.sampling import sample_negatives
 
 
@@ -88,30 +88,6 @@ def batch_predictions(
         preds.append(cosine(p_pos, q_pos))
         truth.append(value)
     return torch.cat(preds), torch.cat(truth)
-
-
-def train_batch(
-    net: DMFNetwork,
-    optimizer: torch.optim.Optimizer,
-    rows: sp.csr_matrix,
-    cols: sp.csr_matrix,
-    users: np.ndarray,
-    items: np.ndarray,
-    values: np.ndarray,
-    loss_kind: str,
-    max_rating: float,
-    device: torch.device,
-    leave_target_out: bool = True,
-) -> float:
-    """One optimizer step on a batch of (user, item, value) samples; returns the loss."""
-    pred, values_t = batch_predictions(
-        net, rows, cols, users, items, values, device, leave_target_out
-    )
-    loss = cross_entropy(pred, targets(values_t, loss_kind, max_rating))
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-    return float(loss.detach())
 
 
 def cosine_lr(base: float, step: int, total: int, floor: float = 0.05) -> float:

@@ -11,7 +11,7 @@ from torch.nn import functional as F
 
 from model.dmf import DMFNetwork, gather_bags
 from model.losses import MU, cosine, cross_entropy, targets
-from model.recommender import DMF, DMFConfig, resolve_device
+from model.recommender import DMF, DMFConfig, bf16_native, resolve_device
 from model.sampling import sample_negatives
 from model.training import batch_predictions, epoch_samples
 
@@ -209,6 +209,30 @@ def test_both_losses_and_the_sqrt_norm_learn(trained):
         assert scores[:, :20].mean() > scores[:, 20:].mean() + 0.1, over
 
 
+def test_bf16_training_multiplies_in_bf16_and_keeps_fp32_weights():
+    """precision="bf16": the towers' products run in bf16 while training; weights, Adam and
+    serving stay fp32, and the planted groups are still learnt."""
+    model = DMF(**{**FAST, "members": 1, "precision": "bf16", "epochs": 1})
+    seen: set[torch.dtype] = set()
+    model.fit(two_groups(), progress=False)
+    hook = model.net.user_tower.mlp[0].register_forward_hook(
+        lambda _m, _i, out: seen.add(out.dtype))
+    model.train_epochs(20, progress=False)
+    hook.remove()
+    assert seen == {torch.bfloat16}
+    assert {p.dtype for p in model.net.parameters()} == {torch.float32}
+    scores = model.score(np.arange(30))
+    assert scores.dtype == np.float32
+    assert scores[:, :20].mean() > scores[:, 20:].mean() + 0.1
+    fp32 = DMF(**{**FAST, "members": 1, "epochs": 1, "precision": "fp32"})
+    fp32.fit(two_groups(), progress=False)
+    seen.clear()
+    fp32.net.user_tower.mlp[0].register_forward_hook(lambda _m, _i, out: seen.add(out.dtype))
+    fp32.train_epochs(1, progress=False)
+    assert seen == {torch.float32}
+    assert DMF(device="cpu")._bf16 == bf16_native(torch.device("cpu"))  # "auto", the default
+
+
 def test_epoch_callback_metrics_land_in_history_and_the_progress_bar(capsys):
     seen = []
 
@@ -335,6 +359,8 @@ def test_config_validation_and_device():
         DMFConfig(input_norm="l1")
     with pytest.raises(ValueError, match="members"):
         DMFConfig(members=0)
+    with pytest.raises(ValueError, match="precision"):
+        DMFConfig(precision="fp8")
     with pytest.raises(ValueError, match="last widths differ"):
         DMF(user_layers=(8, 4), item_layers=(8, 2), device="cpu").fit(two_groups(),
                                                                      progress=False)
