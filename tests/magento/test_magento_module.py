@@ -90,7 +90,10 @@ def test_the_cached_widget_html_holds_no_customer_data(php):
         assert personal not in html.lower().replace("dmfrec-recommendations", "")
     # The template and the block get nothing that could identify the visitor.
     template = (MODULE / "view/frontend/templates/recommendations.phtml").read_text()
-    assert set(re.findall(r"\$block->(\w+)", template)) == {"getData", "getWidgetConfig"}
+    assert set(re.findall(r"\$block->(\w+)", template)) == {"getData", "getWidgetConfig",
+                                                              "getViewFileUrl"}
+    assert 'href="https://shop.example/static/frontend/Magento/luma/en_US/Dmfrec_Recommendations/' \
+        'css/recommendations.css"' in html  # the cards' stylesheet, with the widget wherever placed
     block = (MODULE / "Block/Recommendations.php").read_text()
     for private in ("Session", "CurrentCustomer", "TokenMinter", "HttpContext", "getCacheLifetime"):
         assert private not in block
