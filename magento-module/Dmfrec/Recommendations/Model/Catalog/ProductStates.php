@@ -1,7 +1,8 @@
 <?php
 /**
  * Whether Magento would show each product, as CatalogBatch takes it: enabled and visible at
- * the default scope, in stock (default stock), and the websites it is assigned to.
+ * the default scope, in stock (the legacy stock status, MSI's default stock), the websites it
+ * is assigned to and, with MSI, whether each website's own stock can sell it (`salable`).
  */
 declare(strict_types=1);
 
@@ -17,7 +18,8 @@ class ProductStates
 {
     public function __construct(
         private readonly CollectionFactory $collectionFactory,
-        private readonly StockStatus $stockStatus
+        private readonly StockStatus $stockStatus,
+        private readonly MsiSalability $msi
     ) {
     }
 
@@ -47,6 +49,12 @@ class ProductStates
                 'in_stock' => !empty($stock[$id]),
                 'website_ids' => (array) ($product->getData('website_ids') ?? []),
             ];
+        }
+        $salable = $states ? $this->msi->bySku(array_column($states, 'sku')) : null;
+        if ($salable !== null) {
+            foreach ($states as $id => $state) {
+                $states[$id]['salable'] = $salable[$state['sku']] ?? [];
+            }
         }
         return $states;
     }
