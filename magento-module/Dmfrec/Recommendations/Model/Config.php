@@ -110,6 +110,16 @@ class Config implements Settings
         return max(1, (int) $this->value('dmfrec/general/batch_size'));
     }
 
+    public function breakerFailures(): int
+    {
+        return max(1, (int) $this->value('dmfrec/general/breaker_failures'));
+    }
+
+    public function breakerCoolDown(): int
+    {
+        return max(5, min(3600, (int) $this->value('dmfrec/general/breaker_cooldown')));
+    }
+
     public function maxAttempts(): int
     {
         return max(1, (int) $this->value('dmfrec/general/max_attempts'));
