@@ -1,8 +1,10 @@
 <?php
 /**
  * Product state messages for dmfrec's catalogue endpoint: per SKU whether Magento would show it
- * (enabled, visible in catalog or search, in stock) and its website ids. Built from plain
- * arrays; states are split into batches of at most $batchSize SKUs, one message each.
+ * (enabled, visible in catalog or search, in stock), its website ids and, when the row has
+ * them, its native `related` and `upsell` links (Catalog\LinkRows). Built from plain
+ * arrays; states are split into batches of at most $batchSize SKUs (and about half a megabyte:
+ * Catalog\StateChunks), one message each.
  * `occurred_at` (microseconds) lets dmfrec keep the newest state of a SKU whatever the order
  * of arrival. Product states are not per website, so every distinct dmfrec connection (the
  * default one and each website's own, see `targets`) gets each batch, as its own outbox row.
@@ -43,7 +45,7 @@ class CatalogBatch
 
     /**
      * @param array<int, array<string, mixed>> $states rows with sku, enabled, visible, in_stock,
-     *     website_ids (a deleted product: just its sku and `deleted` true)
+     *     website_ids, optionally related and upsell (a deleted product: its sku, `deleted` true)
      * @param array<int, int|null> $targets connections to send to (`targets`): null the default
      * @return Message[]
      */
@@ -58,7 +60,7 @@ class CatalogBatch
         }
         $occurredAt = gmdate('Y-m-d\TH:i:s', (int) $now) . sprintf('.%06dZ', (int) (fmod($now, 1) * 1e6));
         $messages = [];
-        foreach (array_chunk(array_values($bySku), max(1, $this->batchSize)) as $chunk) {
+        foreach (Catalog\StateChunks::split(array_values($bySku), $this->batchSize) as $chunk) {
             $body = ['occurred_at' => $occurredAt, 'products' => $chunk];
             $eventId = 'products-' . substr(hash('sha256', json_encode($body, JSON_THROW_ON_ERROR)), 0, 32);
             $body = ['event_id' => $eventId] + $body;
@@ -88,6 +90,6 @@ class CatalogBatch
             'visible' => (bool) ($row['visible'] ?? false),
             'in_stock' => (bool) ($row['in_stock'] ?? false),
             'website_ids' => $websites,
-        ];
+        ] + Catalog\LinkRows::fields($sku, $row);
     }
 }

@@ -1,7 +1,8 @@
 <?php
 /**
  * Whether Magento would show each product, as CatalogBatch takes it: enabled and visible at
- * the default scope, in stock (default stock), and the websites it is assigned to.
+ * the default scope, in stock (default stock), and the websites it is assigned to; with its
+ * native related and up-sell links (NativeLinks), which dmfrec's A/B arm "magento" serves.
  */
 declare(strict_types=1);
 
@@ -17,7 +18,8 @@ class ProductStates
 {
     public function __construct(
         private readonly CollectionFactory $collectionFactory,
-        private readonly StockStatus $stockStatus
+        private readonly StockStatus $stockStatus,
+        private readonly NativeLinks $nativeLinks
     ) {
     }
 
@@ -37,6 +39,7 @@ class ProductStates
             ->addAttributeToSelect(['status', 'visibility'])
             ->addWebsiteNamesToResult();
         $stock = $this->stockStatus->getProductsStockStatuses($productIds, 0);
+        $links = $this->nativeLinks->forIds($productIds);
         $states = [];
         foreach ($collection as $product) {
             $id = (int) $product->getId();
@@ -46,7 +49,7 @@ class ProductStates
                 'visible' => (int) $product->getData('visibility') !== Visibility::VISIBILITY_NOT_VISIBLE,
                 'in_stock' => !empty($stock[$id]),
                 'website_ids' => (array) ($product->getData('website_ids') ?? []),
-            ];
+            ] + ($links[$id] ?? []);
         }
         return $states;
     }
