@@ -182,6 +182,10 @@ class Product(Base):
     # Catalogue state sent by the Magento module (storage.catalog), stamped by its own time.
     visible: Mapped[bool | None] = mapped_column(Boolean)
     website_ids: Mapped[list[int] | None] = mapped_column(JSON)
+    # Issue 18: the product's native Magento links in the shop's order (the A/B arm "magento");
+    # NULL (not JSON null) when never sent, so a state without them keeps the known ones.
+    related_skus: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
+    upsell_skus: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
     state_at: Mapped[datetime] = mapped_column(
         Timestamp, server_default=text("'1970-01-01 00:00:00'")
     )

@@ -1,8 +1,10 @@
 <?php
 /**
  * Product state messages for dmfrec's catalogue endpoint: per SKU whether Magento would show it
- * (enabled, visible in catalog or search, in stock) and its website ids. Built from plain
- * arrays; states are split into batches of at most $batchSize SKUs, one message each.
+ * (enabled, visible in catalog or search, in stock), its website ids and, when the row has
+ * them, its native `related` and `upsell` links (Catalog\LinkRows). Built from plain
+ * arrays; states are split into batches of at most $batchSize SKUs (and about half a megabyte:
+ * Catalog\StateChunks), one message each.
  * `occurred_at` (microseconds) lets dmfrec keep the newest state of a SKU whatever the order
  * of arrival. Every distinct dmfrec connection (the default one and each website's own, see
  * `targets`) gets each batch, as its own outbox row. With per-website stock (MSI: a state row
@@ -14,6 +16,8 @@ declare(strict_types=1);
 
 namespace Dmfrec\Recommendations\Model;
 
+use Dmfrec\Recommendations\Model\Catalog\LinkRows;
+use Dmfrec\Recommendations\Model\Catalog\StateChunks;
 use Dmfrec\Recommendations\Model\Catalog\WebsiteStock;
 use Dmfrec\Recommendations\Model\Outbox\Message;
 
@@ -77,8 +81,8 @@ class CatalogBatch
 
     /**
      * @param array<int, array<string, mixed>> $states rows with sku, enabled, visible, in_stock,
-     *     website_ids, and with MSI salable (website id => bool); a deleted product: just its
-     *     sku and `deleted` true
+     *     website_ids, optionally related and upsell, and with MSI salable (website id => bool);
+     *     a deleted product: just its sku and `deleted` true
      * @param array<int, int|null> $targets connections to send to (`targets`): null the default
      * @param array<int|string, int[]> $served websites each target serves (`served`)
      * @return Message[]
@@ -101,7 +105,7 @@ class CatalogBatch
         }
         $messages = [];
         foreach ($views as $view) {
-            foreach (array_chunk($view['products'], max(1, $this->batchSize)) as $chunk) {
+            foreach (StateChunks::split($view['products'], $this->batchSize) as $chunk) {
                 $body = ['occurred_at' => $occurredAt, 'products' => $chunk];
                 $eventId = 'products-' . substr(hash('sha256', json_encode($body, JSON_THROW_ON_ERROR)), 0, 32);
                 $body = ['event_id' => $eventId] + $body;
@@ -138,6 +142,6 @@ class CatalogBatch
             'visible' => (bool) ($row['visible'] ?? false),
             'in_stock' => $inStock,
             'website_ids' => $websites,
-        ];
+        ] + LinkRows::fields($sku, $row);
     }
 }
