@@ -4,7 +4,8 @@ Each state says whether Magento would show a SKU (enabled, visible in catalogue 
 stock) and on which websites; `deleted` marks a SKU removed from the catalogue. States are
 stamped by the event's `occurred_at` and applied newest-first per SKU (`state_at`), so batches
 arriving out of order or twice leave the newest state. A SKU is hidden when any of the three
-flags is false; website ids (when known) let lists be limited to one website's products.
+flags is false; website ids (when known) let lists be limited to one website's products. A
+field left out keeps what was known; a deleted SKU is on no website.
 
 Issue 18: a state may also carry the product's native Magento links, `related` and `upsell`
 (linked SKUs in the shop's own order), which the A/B arm ``magento`` serves (webhook.lists):
@@ -94,8 +95,9 @@ def parse_catalog(raw: bytes | str | Mapping[str, Any]) -> CatalogEvent:
 
 def _row(state: ProductState, event: CatalogEvent, now) -> dict[str, Any]:
     if state.deleted:
-        enabled, visible, in_stock, websites = False, False, None, None
-        related, upsell = [], []  # an empty list, not NULL: NULL would keep the old links
+        # Empty lists, not NULL: NULL would keep the old websites and links.
+        enabled, visible, in_stock, websites = False, False, None, []
+        related, upsell = [], []
     else:
         enabled, visible, in_stock = state.enabled, state.visible, state.in_stock
         websites = sorted(set(state.website_ids)) if state.website_ids is not None else None
