@@ -1,8 +1,12 @@
 """`dmfrec demo`'s simulated week of storefront analytics, for the dashboard.
 
-An A/B experiment (dmf 50 / popular 50) is started and a week is simulated forward: each
-visit shows a customer their arm's list (5 SKUs: the model's published list or the popular
-one). The synthetic click model: a listed SKU among the customer's "taste" (the 20 SKUs most
+An A/B experiment (dmf / popular / magento, a third each) is started and a week is simulated
+forward: each visit shows a customer their arm's list (5 SKUs), read by the storefront's own
+script (webhook.lists): the model's published list, the popular one, or Magento's links of what
+the customer bought. The demo shop has no Magento, so its "Magento links" are a stand-in for a
+merchant's hand-made ones, sent through the catalogue sync's code: each SKU's neighbours in
+SKU order (3 after it related, 2 before it up-sells; the same category in most SKU schemes).
+The synthetic click model: a listed SKU among the customer's "taste" (the 20 SKUs most
 bought by customers who share a purchase with them, their own purchases left out) is clicked
 with probability 0.3, any other with 0.03; a clicked SKU is bought with probability 0.5 (a
 new order at the SKU's last price, applied by storage's ingestion, no webhook event). Clicks
@@ -13,6 +17,7 @@ the arm earning most per visitor as the winner, which the live demo storefront s
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import timedelta
 
@@ -21,13 +26,15 @@ import scipy.sparse as sp
 from sqlalchemy import select
 
 from storage import analytics, experiments
+from storage.catalog import apply_catalog, parse_catalog
 from storage.db import run_transaction
 from storage.experiment_report import report
 from storage.ingestion import apply_snapshots, utcnow
 from storage.models import Interaction, Product
 from storage.snapshot import parse_event
-from webhook import recids
-from worker import publish
+from webhook import lists, recids
+from webhook.catalog import publish_states
+from webhook.experiments import LIST_KINDS
 from worker.runtime import Runtime
 
 SHOWN = 5
@@ -51,6 +58,22 @@ def tastes(pairs: list[tuple[str, str]]) -> dict[str, set[str]]:
     return {c: {skus[j] for j in top[k] if scores[k, j] > 0} for k, c in enumerate(customers)}
 
 
+def send_demo_links(rt: Runtime, skus: list[str], batch: int = 5000) -> int:
+    """Each SKU's stand-in Magento links (its neighbours in SKU order), stored and published
+    as the module's product states are; returns how many SKUs got links."""
+    ordered = sorted(set(skus))
+    n = len(ordered)
+    states = [{"sku": sku, "related": [ordered[(k + d) % n] for d in (1, 2, 3) if d < n],
+               "upsell": [ordered[(k - d) % n] for d in (1, 2) if 3 + d <= n]}
+              for k, sku in enumerate(ordered)]
+    for start in range(0, n, batch):
+        event = parse_catalog({"event_id": f"demo-links-{start}",
+                               "occurred_at": utcnow().isoformat() + "Z",
+                               "products": states[start:start + batch]})
+        publish_states(rt.redis, apply_catalog(rt.engine, event))
+    return n
+
+
 def simulate_week(rt: Runtime, secret: str, seed: int = 0, visits: int = 400) -> dict:
     """Record a simulated week of impressions, clicks and orders; a summary."""
     rng = random.Random(seed)
@@ -60,18 +83,23 @@ def simulate_week(rt: Runtime, secret: str, seed: int = 0, visits: int = 400) ->
         prices = {s: float(p) for s, p in session.execute(select(Product.sku, Product.price))
                   if p is not None}
     taste = tastes(pairs)
+    send_demo_links(rt, [s for _, s in pairs])
     start = utcnow() - timedelta(days=7)
     config = experiments.start(rt.engine, rt.redis, f"demo-{utcnow():%Y%m%d%H%M%S}",
-                               [("dmf", 50.0), ("popular", 50.0)])
-    popular = [s for s, _ in publish.read_popular(rt.redis)][:SHOWN]
+                               [("dmf", 34.0), ("popular", 33.0), ("magento", 33.0)])
+    script = lists.register(rt.redis)
     rows, orders = [], []
     # In time order: a repeated click on the same list the same day is one click, the first.
     week = sorted((start + timedelta(seconds=rng.randrange(7 * 86_400 - 3600)), customer)
                   for customer in rng.choices(sorted(taste), k=visits))
     for at, customer in week:
         arm = experiments.assign(config, customer)
-        version, own = publish.read_user_list(rt.redis, customer)
-        shown = [s for s, _ in own][:SHOWN] if arm.arm == "dmf" and own else popular
+        kind = LIST_KINDS[arm.arm]  # as the storefront serves the arm (webhook.storefront)
+        served = lists.serve(script, kind, customer if kind else "", limit=SHOWN, exclude=[],
+                             website=None,
+                             buyer=customer if rt.settings.exclude_purchased else None)
+        shown = [item["sku"] for item in json.loads(served.items)]
+        version = None if served.fallback or not kind else served.version
         rec = recids.rec_id(secret, customer, arm.experiment, arm.arm, version,
                             at.date().isoformat(), shown)
         for k, sku in enumerate(shown, 1):

@@ -4,7 +4,13 @@ Each state says whether Magento would show a SKU (enabled, visible in catalogue 
 stock) and on which websites; `deleted` marks a SKU removed from the catalogue. States are
 stamped by the event's `occurred_at` and applied newest-first per SKU (`state_at`), so batches
 arriving out of order or twice leave the newest state. A SKU is hidden when any of the three
-flags is false; website ids (when known) let lists be limited to one website's products.
+flags is false; website ids (when known) let lists be limited to one website's products. A
+field left out keeps what was known; a deleted SKU is on no website.
+
+Issue 18: a state may also carry the product's native Magento links, `related` and `upsell`
+(linked SKUs in the shop's own order), which the A/B arm ``magento`` serves (webhook.lists):
+left out they keep what was known, ``[]`` clears them, a deleted SKU loses them. A list with
+a SKU twice, or linking the product to itself, refuses the whole event (nothing is written).
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ from storage.upsert import chunks, upsert_newer
 
 PRODUCTS = Product.__table__
 WebsiteId = Annotated[int, Field(ge=0, lt=2**31, strict=True)]
+MAX_LINKS = 100  # per link type; Magento shows a handful, the module sends at most this many
+Links = Annotated[list[Sku], Field(max_length=MAX_LINKS)]
 
 
 class ProductState(_Model):
@@ -35,7 +43,23 @@ class ProductState(_Model):
     visible: StrictBool | None = None
     in_stock: StrictBool | None = None
     website_ids: Annotated[list[WebsiteId], Field(max_length=1000)] | None = None
+    related: Links | None = None
+    upsell: Links | None = None
     deleted: StrictBool = False
+
+    @model_validator(mode="after")
+    def _links_make_sense(self) -> ProductState:
+        for name in ("related", "upsell"):
+            links = getattr(self, name)
+            if links is None:
+                continue
+            if self.deleted:
+                raise ValueError(f"{name}: a deleted product has no links")
+            if self.sku in links:
+                raise ValueError(f"{name}: the product links to itself")
+            if len(set(links)) != len(links):
+                raise ValueError(f"{name}: a SKU is linked twice")
+        return self
 
 
 class CatalogEvent(_Model):
@@ -61,6 +85,7 @@ class SkuState:
     sku: str
     hidden: bool
     website_ids: tuple[int, ...] | None
+    links: tuple[str, ...] = ()  # native related, then up-sell links (issue 18's magento arm)
 
 
 def parse_catalog(raw: bytes | str | Mapping[str, Any]) -> CatalogEvent:
@@ -70,13 +95,16 @@ def parse_catalog(raw: bytes | str | Mapping[str, Any]) -> CatalogEvent:
 
 def _row(state: ProductState, event: CatalogEvent, now) -> dict[str, Any]:
     if state.deleted:
-        enabled, visible, in_stock, websites = False, False, None, None
+        # Empty lists, not NULL: NULL would keep the old websites and links.
+        enabled, visible, in_stock, websites = False, False, None, []
+        related, upsell = [], []
     else:
         enabled, visible, in_stock = state.enabled, state.visible, state.in_stock
         websites = sorted(set(state.website_ids)) if state.website_ids is not None else None
+        related, upsell = state.related, state.upsell
     return {"sku": state.sku, "enabled": enabled, "visible": visible, "in_stock": in_stock,
-            "website_ids": websites, "state_at": event.occurred_at,
-            "info_at": event.occurred_at, "updated_at": now}
+            "website_ids": websites, "related_skus": related, "upsell_skus": upsell,
+            "state_at": event.occurred_at, "info_at": event.occurred_at, "updated_at": now}
 
 
 def apply_catalog(engine_or_url: Engine | str | None, event: CatalogEvent) -> list[SkuState]:
@@ -84,7 +112,8 @@ def apply_catalog(engine_or_url: Engine | str | None, event: CatalogEvent) -> li
     def work(session: Session) -> list[SkuState]:
         rows = sorted((_row(p, event, utcnow()) for p in event.products), key=lambda r: r["sku"])
         upsert_newer(session, PRODUCTS, rows, stamp="state_at",
-                     fields=("enabled", "visible", "in_stock", "website_ids"),
+                     fields=("enabled", "visible", "in_stock", "website_ids",
+                             "related_skus", "upsell_skus"),
                      always=("updated_at",))
         return stored_states(session, [r["sku"] for r in rows])
 
@@ -95,9 +124,25 @@ def stored_states(session: Session, skus: Sequence[str]) -> list[SkuState]:
     out = []
     for part in chunks(list(skus)):
         q = select(PRODUCTS.c.sku, PRODUCTS.c.enabled, PRODUCTS.c.visible, PRODUCTS.c.in_stock,
-                   PRODUCTS.c.website_ids).where(PRODUCTS.c.sku.in_(part))
+                   PRODUCTS.c.website_ids, PRODUCTS.c.related_skus, PRODUCTS.c.upsell_skus
+                   ).where(PRODUCTS.c.sku.in_(part))
         for r in session.execute(q):
             hidden = False in (r.enabled, r.visible, r.in_stock)
             websites = tuple(r.website_ids) if r.website_ids is not None else None
-            out.append(SkuState(r.sku, hidden, websites))
+            out.append(SkuState(r.sku, hidden, websites,
+                                native_links(r.related_skus, r.upsell_skus)))
     return sorted(out, key=lambda s: s.sku)
+
+
+def native_links(related: Sequence[str] | None, upsell: Sequence[str] | None
+                 ) -> tuple[str, ...]:
+    """One list of a SKU's native links: related first, then up-sells, each SKU once."""
+    return tuple(dict.fromkeys([*(related or ()), *(upsell or ())]))
+
+
+def all_native_links(session: Session) -> dict[str, tuple[str, ...]]:
+    """SKU -> its native links, for every SKU that has any (a Redis rebuild reads this)."""
+    q = select(PRODUCTS.c.sku, PRODUCTS.c.related_skus, PRODUCTS.c.upsell_skus).where(
+        PRODUCTS.c.related_skus.is_not(None) | PRODUCTS.c.upsell_skus.is_not(None))
+    found = {r.sku: native_links(r.related_skus, r.upsell_skus) for r in session.execute(q)}
+    return {sku: links for sku, links in found.items() if links}

@@ -181,7 +181,12 @@ class Product(Base):
     updated_at: Mapped[datetime] = mapped_column(Timestamp)
     # Catalogue state sent by the Magento module (storage.catalog), stamped by its own time.
     visible: Mapped[bool | None] = mapped_column(Boolean)
-    website_ids: Mapped[list[int] | None] = mapped_column(JSON)
+    # NULL (not JSON null, which COALESCE would keep as a value) when not sent, so a state
+    # without website ids keeps the known ones; the same for the links below.
+    website_ids: Mapped[list[int] | None] = mapped_column(JSON(none_as_null=True))
+    # Issue 18: the product's native Magento links in the shop's order (the A/B arm "magento").
+    related_skus: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
+    upsell_skus: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
     state_at: Mapped[datetime] = mapped_column(
         Timestamp, server_default=text("'1970-01-01 00:00:00'")
     )

@@ -2,9 +2,9 @@
 
 `POST /v1/webhooks/magento/products` stores the states (storage.catalog) and updates, in the
 same request, what the storefront endpoints read: the hidden-SKU set (a disabled, invisible,
-sold-out or deleted SKU leaves every list within this one delivery) and each SKU's website ids,
+sold-out or deleted SKU leaves every list within this one delivery), each SKU's website ids,
 which `?website=<id>` on the list endpoints uses (webhook.lists) to keep only that website's
-products.
+products, and each SKU's native related/up-sell links, which the A/B arm ``magento`` serves.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def magento_products() -> tuple[Response, int]:
 
 
 def publish_states(r: publish.redis_lib.Redis, states: Sequence[SkuState]) -> None:
-    """Hidden set and website ids of `states`, in one round trip."""
+    """Hidden set, website ids and native links of `states`, in one round trip."""
     pipe = r.pipeline(transaction=True)
     hidden = [s.sku for s in states if s.hidden]
     shown = [s.sku for s in states if not s.hidden]
@@ -68,6 +68,7 @@ def publish_states(r: publish.redis_lib.Redis, states: Sequence[SkuState]) -> No
     unknown = [s.sku for s in states if s.website_ids is None]
     if unknown:
         pipe.hdel(SKU_WEBSITES, *unknown)
+    publish.set_native_links(pipe, {s.sku: s.links for s in states})
     pipe.execute()
 
 

@@ -1,10 +1,11 @@
 """The storefront's side of A/B tests and analytics: which list a customer's arm gets, and
 the recommendation object every answer carries (webhook.recids).
 
-`user_list_allowed` says whether a customer's arm gets the model's list: arm ``dmf`` does,
-arm ``popular`` does not (the route then serves the popular list, as for a customer without
-one), arm ``magento`` none either and `tag` empties the items: the shop shows its own
-related/up-sell links (declared; they are not measured here yet). `tag` adds the
+`list_kind` says which list a customer's arm gets (webhook.lists): arm ``dmf`` the model's
+(``user``), arm ``popular`` the popular one (as a customer without a model list), arm
+``magento`` Magento's own related/up-sell links of what the customer bought (``native``, sent
+by the module with the product states). Every arm's answer is tagged, reported and attributed
+alike, so the arms are measured the same way. `tag` adds the
 ``recommendation`` object (id, subject, experiment, arm, version, day, positions); a guest's
 answer has it only when the request names a ``session`` (the widget's), and a minted
 ``session`` when that was ``new`` or not genuine. Without DMFREC_TOKEN_SECRET nothing is tagged
@@ -42,9 +43,12 @@ def _config() -> dict | None:
     return config
 
 
-def user_list_allowed(customer_id: str) -> bool:
-    """Whether the customer's arm is served the model's list (else: the popular one)."""
-    return _assignment(customer_id).arm == "dmf"
+LIST_KINDS = {"dmf": "user", "popular": "", "magento": "native"}  # arm -> webhook.lists kind
+
+
+def list_kind(customer_id: str) -> str:
+    """The webhook.lists kind of the customer's arm."""
+    return LIST_KINDS[_assignment(customer_id).arm]
 
 
 def _guest_session(secret: str) -> tuple[str | None, bool]:
@@ -65,8 +69,6 @@ def tag(body: dict, kind: str, customer_id: str | None = None) -> dict:
         return body
     if customer_id is not None:
         subject, assignment = customer_id, _assignment(customer_id)
-        if assignment.arm == "magento":
-            body["items"] = []
     else:
         subject, minted = _guest_session(secret)
         if subject is None:  # not the widget: the public answer stays as it was

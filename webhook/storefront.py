@@ -81,12 +81,12 @@ def customer_recommendations(customer_id: str) -> Response:
     _authorize(customer_id)
     query, limit = _query(CustomerListQuery)
     buyer = customer_id if services.settings().exclude_purchased else None
-    # issue 18: the customer's A/B arm decides whether the model's list is served at all.
-    model_list = experiments.user_list_allowed(customer_id)
-    served = lists.serve(services.list_script(), "user" if model_list else "",
-                         customer_id if model_list else "", limit=limit,
+    # issue 18: the customer's A/B arm decides which list is served: the model's, the popular
+    # one (marked a fallback, as for a customer without a list) or Magento's own links.
+    kind = experiments.list_kind(customer_id)
+    served = lists.serve(services.list_script(), kind, customer_id if kind else "", limit=limit,
                          exclude=query.exclude, website=query.website, buyer=buyer)
-    fallback = served.fallback or not model_list
+    fallback = served.fallback or not kind
     head = {"customer_id": customer_id, "version": None if fallback else served.version,
             "fallback": fallback}
     return _answer(head, served, "customer", "private, max-age=60", customer_id)

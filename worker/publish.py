@@ -10,6 +10,8 @@ Keys (all under ``dmfrec:``; lists are JSON arrays of ``[sku, score]`` pairs, be
     dmfrec:popular                     string  JSON popular SKUs (no model needed), replaced whole
     dmfrec:hidden_skus                 set     disabled / out-of-stock SKUs, never shown
     dmfrec:sku_websites                hash    SKU -> its website ids "1,2" (catalogue sync)
+    dmfrec:native_links                hash    SKU -> JSON array of its Magento related, then
+                                               up-sell SKUs (catalogue sync; A/B arm magento)
     dmfrec:bought:<customer>           set     SKUs the customer bought (read-time exclusion;
                                                expires a training window after the purchase)
     dmfrec:intact                      string  Redis holds the rebuilt state (worker.recovery)
@@ -41,6 +43,7 @@ POPULAR = f"{PREFIX}:popular"
 POPULAR_LOCK = f"{PREFIX}:popular:lock"
 HIDDEN_SKUS = f"{PREFIX}:hidden_skus"
 SKU_WEBSITES = f"{PREFIX}:sku_websites"  # hash: SKU -> "1,2" (its website ids, catalogue sync)
+NATIVE_LINKS = f"{PREFIX}:native_links"  # hash: SKU -> '["B","C"]' (Magento's own links)
 VERSION_PREFIX = f"{PREFIX}:v:"  # every key of a model version starts with this
 
 _VERSION_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -164,6 +167,18 @@ def set_hidden_skus(r: redis_lib.Redis, skus: Iterable[str]) -> int:
         pipe.delete(HIDDEN_SKUS)
     pipe.execute()
     return len(members)
+
+
+def set_native_links(pipe: redis_lib.client.Pipeline, links: Mapping[str, Sequence[str]]
+                     ) -> None:
+    """Queue on `pipe` each SKU's native links (an empty sequence: none, the field goes)."""
+    kept = {sku: json.dumps(list(skus), ensure_ascii=False, separators=(",", ":"))
+            for sku, skus in links.items() if skus}
+    if kept:
+        pipe.hset(NATIVE_LINKS, mapping=kept)
+    gone = [sku for sku, skus in links.items() if not skus]
+    if gone:
+        pipe.hdel(NATIVE_LINKS, *gone)
 
 
 def hide_skus(r: redis_lib.Redis, skus: Iterable[str], hidden: bool = True) -> None:

@@ -7,6 +7,8 @@ gone, queues one `restore` (claimed, so checks meanwhile queue nothing). `restor
 - every bought set (``dmfrec:bought:*``) from the ``interactions`` table, for each customer
   who bought within the training window (customers of `dmfrec import magento` included), with
   the TTL that customer's last purchase leaves in the window;
+- every SKU's native Magento links (``dmfrec:native_links``, the A/B arm ``magento``) from
+  the ``products`` table, where the catalogue sync stored them;
 - the database's active model version, published again when Redis lost it; then every
   customer with an order applied since the version's data was read gets a fold-in of
   today's rows (`worker.versions.publish_model_version`), not the artifact's training-time row.
@@ -20,6 +22,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from storage.catalog import all_native_links
 from storage.ingestion import utcnow
 from storage.models import Interaction, ModelVersion
 from worker import publish
@@ -47,6 +50,7 @@ def restore(rt: Runtime) -> dict:
     """Rebuild the bought sets, and the active version's lists when Redis lost them."""
     started = time.monotonic()
     bought = rebuild_bought_sets(rt)
+    links = rebuild_native_links(rt)
     version = publish.active_version(rt.redis)
     republished = None
     if version is None:
@@ -55,7 +59,7 @@ def restore(rt: Runtime) -> dict:
             republished = publish_model_version(rt, version)
     rt.redis.set(INTACT, str(int(time.time())))
     rt.redis.delete(CLAIM)
-    summary = {"bought_sets": bought, "version": version,
+    summary = {"bought_sets": bought, "native_links": links, "version": version,
                "folded_in": (republished or {}).get("folded_in", 0),
                "seconds": round(time.monotonic() - started, 3)}
     log.info("Redis state restored", extra=summary)
@@ -71,6 +75,17 @@ def _database_active_version(rt: Runtime) -> str | None:
     if version is None or not rt.model_path(version).exists():
         return None
     return version
+
+
+def rebuild_native_links(rt: Runtime) -> int:
+    """Replace the native-links hash with the database's; returns the SKUs with links."""
+    with rt.reading() as session:
+        links = all_native_links(session)
+    pipe = rt.redis.pipeline(transaction=True)
+    pipe.delete(publish.NATIVE_LINKS)
+    publish.set_native_links(pipe, links)
+    pipe.execute()
+    return len(links)
 
 
 def rebuild_bought_sets(rt: Runtime, chunk: int = 1000) -> int:

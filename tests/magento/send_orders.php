@@ -2,39 +2,33 @@
 // Drives the module's framework-free delivery as the order observer does, against a real
 // dmfrec: per order, commit a sales_order row, then build its snapshot and deliver it (outbox
 // row + immediate signed send). Prints JSON: per order the seconds from commit to the answer,
-// and the delivery status. Arguments: dmfrec base URL, webhook secret, PDO DSN, orders.
+// and the delivery status. Arguments: dmfrec base URL, webhook secret, PDO DSN, orders
+// [, timeout of the send right after the commit, seconds (default 2)]. The breaker's state
+// lives in this process (Magento shares it through its cache).
 declare(strict_types=1);
 
 require dirname(__DIR__, 2) . '/magento-module/Dmfrec/Recommendations/Test/bootstrap.php';
 require dirname(__DIR__, 2) . '/magento-module/Dmfrec/Recommendations/Test/Integration/Fixtures.php';
 
 use Dmfrec\Recommendations\Model\Backoff;
+use Dmfrec\Recommendations\Model\Breaker;
 use Dmfrec\Recommendations\Model\Delivery;
 use Dmfrec\Recommendations\Model\Outbox\Store;
 use Dmfrec\Recommendations\Model\Sender;
-use Dmfrec\Recommendations\Model\Settings;
 use Dmfrec\Recommendations\Model\SnapshotBuilder;
+use Dmfrec\Recommendations\Test\ArrayStateStore;
 use Dmfrec\Recommendations\Test\Integration\Fixtures;
+use Dmfrec\Recommendations\Test\StubSettings;
 
-[, $url, $secret, $dsn, $n] = $argv;
+[, $url, $secret, $dsn, $n, $timeout] = $argv + [5 => '2'];
 putenv('DMFREC_TEST_MYSQL_DSN=' . $dsn);
 $pdo = Fixtures::pdo();
 Fixtures::createTables($pdo);
 $pdo->exec('CREATE TABLE IF NOT EXISTS sales_order (entity_id INT UNSIGNED PRIMARY KEY, increment_id VARCHAR(50),'
     . ' state VARCHAR(32), customer_id INT UNSIGNED, updated_at DATETIME)');
-$settings = new class($url, $secret) implements Settings {
-    public function __construct(private string $url, private string $secret)
-    {
-    }
-    public function isEnabled(): bool { return true; }
-    public function endpoint(?int $websiteId = null): string { return $this->url; }
-    public function webhookSecret(?int $websiteId = null): string { return $this->secret; }
-    public function immediateTimeout(): float { return 2.0; }
-    public function timeout(): float { return 5.0; }
-    public function batchSize(): int { return 100; }
-    public function retentionDays(): int { return 7; }
-};
-$delivery = new Delivery(new Store(Fixtures::connection($pdo), new Backoff()), new Sender(), $settings);
+$settings = new StubSettings($url, $secret, [], 100, 3, 60, (float) $timeout);
+$delivery = new Delivery(new Store(Fixtures::connection($pdo), new Backoff()), new Sender(), $settings,
+    new Breaker(new ArrayStateStore('time'), $settings));
 $builder = new SnapshotBuilder();
 $out = ['seconds' => [], 'statuses' => [], 'http_seconds' => []];
 for ($i = 1; $i <= (int) $n; $i++) {

@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -90,7 +91,10 @@ def test_the_cached_widget_html_holds_no_customer_data(php):
         assert personal not in html.lower().replace("dmfrec-recommendations", "")
     # The template and the block get nothing that could identify the visitor.
     template = (MODULE / "view/frontend/templates/recommendations.phtml").read_text()
-    assert set(re.findall(r"\$block->(\w+)", template)) == {"getData", "getWidgetConfig"}
+    assert set(re.findall(r"\$block->(\w+)", template)) == {"getData", "getWidgetConfig",
+                                                              "getViewFileUrl"}
+    assert 'href="https://shop.example/static/frontend/Magento/luma/en_US/Dmfrec_Recommendations/' \
+        'css/recommendations.css"' in html  # the cards' stylesheet, with the widget wherever placed
     block = (MODULE / "Block/Recommendations.php").read_text()
     for private in ("Session", "CurrentCustomer", "TokenMinter", "HttpContext", "getCacheLifetime"):
         assert private not in block
@@ -252,3 +256,25 @@ def test_order_commit_to_202_under_two_seconds_p95(php, mariadb, webhook_server)
     assert p95 < 2.0
     with engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(Event)) == n
+
+
+def test_while_dmfrec_hangs_only_the_first_checkouts_wait(php, mariadb):
+    """The worst outage: dmfrec accepts connections and never answers, so every send waits out
+    its timeout. With the module's breaker (3 failures in a row) only the first three orders
+    wait; the next ones skip the send at once and stay pending in the outbox for cron."""
+    n, timeout = 8, 0.5
+    with socket.socket() as hole:
+        hole.bind(("127.0.0.1", 0))
+        hole.listen(64)  # the kernel completes the connections; nobody ever reads them
+        done = subprocess.run([php, str(HERE / "send_orders.php"),
+                               f"http://127.0.0.1:{hole.getsockname()[1]}", SECRET,
+                               _pdo_dsn(mariadb.new_database("down")), str(n), str(timeout)],
+                              capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(done.stdout)
+    assert result["statuses"] == ["pending"] * n
+    waits = result["seconds"]
+    print("order commit -> observer done while dmfrec hangs: "
+          + ", ".join(f"{s * 1000:.0f} ms" for s in waits))
+    assert all(timeout * 0.9 < s < timeout + 1.0 for s in waits[:3]), waits
+    assert all(s < 0.1 for s in waits[3:]), waits

@@ -123,3 +123,42 @@ def test_the_guest_session_stamped_on_the_order_reaches_attribution(php, tmp_pat
     body = _php_snapshot(php, tmp_path, rows)
     assert body["order"]["session_id"] is None
     assert parse_event(json.dumps(body).encode()).order.session_id is None
+
+
+def test_per_website_stock_states_are_what_each_dmfrec_applies(php, tmp_path):
+    """MSI: SKU A sells on websites 1 and 2 (default stock) but not in website 3's stock, which
+    has its own dmfrec. The module's PHP (CatalogBatch, Catalog\\WebsiteStock) tells the default
+    dmfrec A is shown (on website 1: the one it is assigned to that sells it) and website 3's
+    dmfrec that A is hidden; B (assigned to website 3 only, sold there) the other way round.
+    Each dmfrec validates and stores that."""
+    from sqlalchemy import create_engine
+
+    from storage.catalog import apply_catalog, parse_catalog
+    from storage.models import Base
+
+    code = r"""require 'magento-module/Dmfrec/Recommendations/Test/bootstrap.php';
+use Dmfrec\Recommendations\Model\CatalogBatch;
+$enabled = ['' => ['https://reco.example', 's'], 1 => ['https://reco.example', 's'],
+    2 => ['https://reco.example', 's'], 3 => ['https://eu.reco.example', 's3']];
+$states = [['sku' => 'A', 'enabled' => 1, 'visible' => 1, 'in_stock' => true,
+    'website_ids' => [1, 3], 'salable' => [1 => true, 2 => true, 3 => false]],
+    ['sku' => 'B', 'enabled' => 1, 'visible' => 1, 'in_stock' => false, 'website_ids' => [3],
+    'salable' => [1 => false, 2 => false, 3 => true]]];
+$out = [];
+foreach ((new CatalogBatch())->messages($states, 1795750000.0, CatalogBatch::targets($enabled),
+    CatalogBatch::served($enabled)) as $m) {
+    $out[] = ['website' => $m->websiteId, 'body' => $m->payload];
+}
+echo json_encode($out);"""
+    done = subprocess.run([php, "-r", code], cwd=REPO, capture_output=True, text=True, check=True)
+    messages = json.loads(done.stdout)
+    assert [m["website"] for m in messages] == [None, 3]
+    stored = {}
+    for m in messages:
+        engine = create_engine(f"sqlite:///{tmp_path / 'dmfrec-{}.db'.format(m['website'])}")
+        Base.metadata.create_all(engine)
+        states = apply_catalog(engine, parse_catalog(m["body"]))
+        stored[m["website"]] = {s.sku: (s.hidden, s.website_ids) for s in states}
+        engine.dispose()
+    assert stored[None] == {"A": (False, (1,)), "B": (True, (3,))}  # B: only website 3 sells it
+    assert stored[3] == {"A": (True, (1,)), "B": (False, (3,))}

@@ -95,6 +95,14 @@ def test_lists_can_be_limited_to_a_website(client, lists, post_states):
     ([{"sku": "A", "website_ids": [-1]}], "products.0.website_ids.0"),
     ([{"sku": "A"}, {"sku": "A"}], "(body)"),  # "products: SKU listed twice ['A']"
     ([{"sku": " "}], "products.0.sku"),
+    # Native links (issue 18): SKUs, each once, never the product itself, not on a deletion.
+    ([state("A") | {"related": "B"}], "products.0.related"),
+    ([state("A") | {"related": ["B", 7]}], "products.0.related.1"),
+    ([state("A") | {"upsell": ["B", "B"]}], "products.0"),
+    ([state("A") | {"related": ["A"]}], "products.0"),
+    ([{"sku": "A", "deleted": True, "upsell": []}], "products.0"),
+    ([state("A") | {"related": [f"S-{k}" for k in range(101)]}], "products.0.related"),
+    ([state("A") | {"related": ["B\u0000"]}], "products.0.related.0"),
 ])
 def test_bad_states_are_400_and_change_nothing(client, lists, post_states, products, field):
     response = post_states(products)
@@ -107,3 +115,70 @@ def test_unsigned_or_wrongly_signed_states_are_401(client, lists, post_states):
     assert post_states([state("A", enabled=False)], headers={}).status_code == 401
     assert post_states([state("A", enabled=False)], secret="whsec_d3Jvbmc=").status_code == 401
     assert skus(client, "/v1/popular") == ["A", "B", "C", "D"]
+
+
+def _links(app) -> dict[str, tuple]:
+    with app.app_context(), services.engine().connect() as conn:
+        return {r.sku: (r.related_skus, r.upsell_skus) for r in conn.execute(select(Product))}
+
+
+def test_native_links_are_stored_and_served_to_the_magento_arm(app, client, lists, post_states,
+                                                                r, token):
+    """The module's related/up-sell links are kept per SKU (newest state wins, left out: kept,
+    []: cleared, deleted: gone) and make the list of a customer in the A/B arm ``magento``:
+    the links of what the customer bought, filtered like every list, with its own
+    recommendation id, reported like the other arms' lists."""
+    from storage import experiments
+
+    assert post_states([state("A") | {"related": ["B", "C"], "upsell": ["D", "B"]},
+                        state("B") | {"related": ["A", "E"], "upsell": []},
+                        state("E", in_stock=False)]).status_code == 200
+    assert _links(app)["A"] == (["B", "C"], ["D", "B"])
+    assert r.hgetall(publish.NATIVE_LINKS) == {"A": '["B","C","D"]', "B": '["A","E"]'}
+    r.set(experiments.KEY, json.dumps({"name": "t", "status": "running", "salt": "s",
+                                       "arms": [["magento", 1], ["dmf", 0.000001]]}))
+    auth = {"Authorization": f"Bearer {token(42)}"}
+    path = "/v1/customers/42/recommendations"
+    # No purchase yet: nothing to link from, the popular list (a fallback, as in arm dmf).
+    body = client.get(path, headers=auth).get_json()
+    assert body["fallback"] is True and body["recommendation"]["arm"] == "magento"
+    publish.set_bought(r, "42", ["A", "B"])
+    body = client.get(path, headers=auth).get_json()
+    # Round robin over the anchors' links (A's first, B's first, A's second, ...), without
+    # what the customer bought (A, B) and what Magento would not show (E).
+    assert [i["sku"] for i in body["items"]] == ["C", "D"]
+    assert (body["fallback"], body["version"]) == (False, None)
+    rec = body["recommendation"]
+    assert (rec["arm"], rec["experiment"], rec["positions"]) == ("magento", "t", {"C": 1, "D": 2})
+    assert skus(client, path + "?exclude=C&limit=1", **auth) == ["D"]
+    report = {"token": token(42), "reports": [{"recommendation": {
+        **{k: rec[k] for k in ("id", "subject", "experiment", "arm", "version", "day")},
+        "skus": ["C", "D"]}, "events": [{"type": "click", "sku": "D", "position": 2}]}]}
+    sent = client.post("/v1/analytics/events", data=json.dumps(report), content_type="text/plain")
+    assert sent.status_code == 202
+    forged = json.loads(json.dumps(report))
+    forged["reports"][0]["recommendation"]["arm"] = "dmf"
+    assert client.post("/v1/analytics/events", data=json.dumps(forged),
+                       content_type="text/plain").status_code == 403
+
+    # Left out: kept; an older state: ignored; []: cleared; deleted: gone.
+    post_states([state("A")], at="2026-12-01T10:00:01Z", event_id="p-2")
+    post_states([state("B") | {"related": ["C"]}], at="2026-12-01T09:00:00Z", event_id="p-old")
+    assert _links(app)["A"] == (["B", "C"], ["D", "B"])
+    assert _links(app)["B"] == (["A", "E"], [])
+    post_states([state("A") | {"related": [], "upsell": []}, {"sku": "B", "deleted": True}],
+                at="2026-12-01T10:00:02Z", event_id="p-3")
+    assert _links(app)["A"] == ([], []) and _links(app)["B"] == ([], [])
+    assert r.hgetall(publish.NATIVE_LINKS) == {}
+    assert client.get(path, headers=auth).get_json()["fallback"] is True
+
+
+def test_bad_links_write_nothing(app, client, lists, post_states, r):
+    """One bad state refuses the whole event: the good states beside it are not stored."""
+    post_states([state("A") | {"related": ["B"]}])
+    bad = post_states([state("A") | {"related": ["C"]}, state("C") | {"upsell": ["C"]}],
+                      at="2026-12-01T10:00:01Z", event_id="p-2")
+    assert bad.status_code == 400
+    assert "links to itself" in json.dumps(bad.get_json())
+    assert _links(app) == {"A": (["B"], None)}
+    assert r.hgetall(publish.NATIVE_LINKS) == {"A": '["B"]'}

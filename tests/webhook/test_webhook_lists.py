@@ -93,3 +93,31 @@ def test_the_guest_session_parameter_is_declared_and_bounded(tmp_path):
     assert client.get("/v1/popular?session=s.%E2%91%A0").status_code == 400  # not ASCII
     fresh = client.get("/v1/popular?session=new").get_json()
     assert fresh["session"].startswith("s.") and "recommendation" in fresh
+
+
+def test_native_links_round_robin_bounded_and_filtered_in_the_script(r):
+    """Kind native (the A/B arm magento): the anchors' links in turns, each SKU once, only the
+    first NATIVE_ANCHORS anchors in SKU order, a website's products, escaped SKUs intact."""
+    script = lists.register(r)
+    pipe = r.pipeline()
+    publish.set_native_links(pipe, {f"A{k:02d}": [f"L{k:02d}-1", f"L{k:02d}-2", "SHARED"]
+                                    for k in range(lists.NATIVE_ANCHORS + 5)}
+                             | {"Q": ['sl/a"sh\\', "L00-1"]})
+    pipe.execute()
+    publish.set_bought(r, "7", [f"A{k:02d}" for k in range(lists.NATIVE_ANCHORS + 5)])
+
+    def serve(limit: int, website: int | None = None, customer: str = "7") -> list[str]:
+        served = lists.serve(script, "native", customer, limit=limit, exclude=[],
+                             website=website, buyer=customer)
+        assert not served.fallback and served.version is None
+        return [i["sku"] for i in json.loads(served.items)]
+
+    first = [f"L{k:02d}-1" for k in range(lists.NATIVE_ANCHORS)]
+    second = [f"L{k:02d}-2" for k in range(lists.NATIVE_ANCHORS)]
+    # Anchors past the bound (A30..A34) give nothing; SHARED comes once, in the third turn.
+    assert serve(200) == [*first, *second, "SHARED"]
+    assert serve(3) == first[:3]
+    r.hset(publish.SKU_WEBSITES, mapping={"L00-1": "2", "L01-1": "1"})
+    assert serve(2, website=1) == ["L01-1", "L02-1"]
+    publish.set_bought(r, "8", ["Q"])
+    assert serve(5, customer="8") == ['sl/a"sh\\', "L00-1"]

@@ -80,3 +80,16 @@ def test_a_redis_that_kept_its_version_only_gets_bought_sets(shop, r):
     assert summary["bought_sets"] == 8 and summary["folded_in"] == 0
     assert {k: r.get(k) for k in r.scan_iter(f"dmfrec:v:{version}:user:*")} == lists
     assert all(r.exists(publish.bought_key(str(c))) for c in range(200, 208))
+
+
+def test_native_links_come_back_from_the_database(rt, r):
+    """The magento arm's links (issue 18) are rebuilt as the catalogue sync stored them."""
+    from storage.catalog import apply_catalog, parse_catalog
+
+    apply_catalog(rt.engine, parse_catalog({
+        "event_id": "p-1", "occurred_at": "2026-12-01T10:00:00Z", "products": [
+            {"sku": "A", "related": ["B"], "upsell": ["C", "B"]}, {"sku": "B", "related": []},
+            {"sku": "C", "enabled": False}]}))
+    r.hset(publish.NATIVE_LINKS, mapping={"STALE": '["A"]'})
+    assert recovery.rebuild_native_links(rt) == 1
+    assert r.hgetall(publish.NATIVE_LINKS) == {"A": '["B","C"]'}

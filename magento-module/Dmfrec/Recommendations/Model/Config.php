@@ -110,6 +110,16 @@ class Config implements Settings
         return max(1, (int) $this->value('dmfrec/general/batch_size'));
     }
 
+    public function breakerFailures(): int
+    {
+        return max(1, (int) $this->value('dmfrec/general/breaker_failures'));
+    }
+
+    public function breakerCoolDown(): int
+    {
+        return max(5, min(3600, (int) $this->value('dmfrec/general/breaker_cooldown')));
+    }
+
     public function maxAttempts(): int
     {
         return max(1, (int) $this->value('dmfrec/general/max_attempts'));
@@ -133,6 +143,23 @@ class Config implements Settings
      */
     public function catalogTargets(): array
     {
+        return CatalogBatch::targets($this->enabledConnections());
+    }
+
+    /**
+     * The websites each of those connections serves (CatalogBatch::served): whose stock
+     * decides what that connection is told is in stock.
+     *
+     * @return array<int|string, int[]> target ('' for the default, else its website id) => website ids
+     */
+    public function catalogServed(): array
+    {
+        return CatalogBatch::served($this->enabledConnections());
+    }
+
+    /** @return array<int|string, array{0: string, 1: string}> '' or website id => [URL, secret] */
+    private function enabledConnections(): array
+    {
         $enabled = [];
         if ($this->isEnabled()) {
             $enabled[''] = [$this->endpoint(), $this->webhookSecret()];
@@ -143,7 +170,7 @@ class Config implements Settings
                 $enabled[$id] = [$this->endpoint($id), $this->webhookSecret($id)];
             }
         }
-        return CatalogBatch::targets($enabled);
+        return $enabled;
     }
 
     /** Lists for the store's website hold only that website's products. */

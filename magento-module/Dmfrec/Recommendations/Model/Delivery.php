@@ -2,9 +2,11 @@
 /**
  * Gets messages to dmfrec: recorded in the outbox, then sent at once with a short timeout; the
  * outbox's cron drain only sends what that first try could not (dmfrec down, slow, or the
- * process ended). While sends are failing, new messages skip the immediate try (BREAKER_S).
- * Each message goes to its website's connection (Message::$websiteId; the outbox row keeps it
- * for resends). Never throws to its caller for an HTTP failure.
+ * process ended). While dmfrec is down (the Breaker, per URL and shared by every request),
+ * sends are skipped: new messages wait in the outbox, and a cron drain tries one row per URL
+ * per cool-down instead of each due row paying the timeout. Each message goes to its
+ * website's connection (Message::$websiteId; the outbox row keeps it for resends). Never
+ * throws to its caller for an HTTP failure.
  */
 declare(strict_types=1);
 
@@ -17,9 +19,6 @@ class Delivery
 {
     /** A row whose immediate send is under way is left to cron only after this long. */
     public const GRACE_S = 120;
-    /** After a failed send, new messages skip the immediate try this long (dmfrec is down):
-     *  checkouts do not each wait out a timeout; cron sends them once dmfrec answers again. */
-    public const BREAKER_S = 60;
 
     /** @var callable(): int */
     private $clock;
@@ -28,6 +27,7 @@ class Delivery
         private readonly Store $store,
         private readonly Sender $sender,
         private readonly Settings $settings,
+        private readonly Breaker $breaker,
         ?callable $clock = null
     ) {
         $this->clock = $clock ?? 'time';
@@ -46,21 +46,24 @@ class Delivery
         if (!$fresh) {
             return (string) ($row['status'] ?? 'pending');  // older than what is queued, or backing off
         }
-        if ($this->store->failedSince($now - self::BREAKER_S)) {
-            return 'pending';
-        }
         return $this->attempt($message->subject, $message->eventId, $message->path, $message->payload,
-            $this->settings->immediateTimeout(), $message->websiteId);
+            $this->settings->immediateTimeout(), $message->websiteId) ?? 'pending';
     }
 
-    /** Send up to the batch size of due rows; returns [sent, failed]. */
-    public function drain(?int $limit = null, ?callable $progress = null): array
+    /**
+     * Send up to the batch size of due rows; returns [sent, failed]. Rows whose dmfrec is down
+     * (breaker open) are left due for a later run, unless $force (an admin's explicit retry).
+     */
+    public function drain(?int $limit = null, ?callable $progress = null, bool $force = false): array
     {
         $sent = $failed = 0;
         foreach ($this->store->due(($this->clock)(), $limit ?? $this->settings->batchSize()) as $row) {
             $website = isset($row['website_id']) ? (int) $row['website_id'] : null;
             $status = $this->attempt((string) $row['subject'], (string) $row['event_id'],
-                (string) $row['path'], (string) $row['payload'], $this->settings->timeout(), $website);
+                (string) $row['path'], (string) $row['payload'], $this->settings->timeout(), $website, $force);
+            if ($status === null) {
+                continue;  // skipped: dmfrec is down
+            }
             $status === 'sent' ? $sent++ : $failed++;
             if ($progress !== null) {
                 $progress($row, $status);
@@ -74,14 +77,20 @@ class Delivery
         return $this->store->prune(($this->clock)(), $this->settings->retentionDays());
     }
 
+    /** The row's status after one try, or null when the breaker skipped the try. */
     private function attempt(string $subject, string $eventId, string $path, string $payload,
-                             float $timeout, ?int $websiteId): string
+                             float $timeout, ?int $websiteId, bool $force = false): ?string
     {
         $endpoint = $this->settings->endpoint($websiteId);
-        $result = $endpoint === ''
-            ? new SendResult(0, 'no dmfrec URL configured for website ' . ($websiteId ?? 'default'))
-            : $this->sender->post($endpoint . $path, $this->settings->webhookSecret($websiteId), $eventId,
+        if ($endpoint === '') {
+            $result = new SendResult(0, 'no dmfrec URL configured for website ' . ($websiteId ?? 'default'));
+        } elseif (!$force && !$this->breaker->allows($endpoint, ($this->clock)())) {
+            return null;
+        } else {
+            $result = $this->sender->post($endpoint . $path, $this->settings->webhookSecret($websiteId), $eventId,
                 $payload, $timeout, ($this->clock)());
+            $this->breaker->record($endpoint, $result, ($this->clock)());
+        }
         $now = ($this->clock)();
         if ($result->delivered()) {
             return $this->store->markSent($subject, $eventId, $now) ? 'sent' : 'pending';

@@ -21,6 +21,12 @@ class SendResult
         return $this->error === null && $this->status >= 200 && $this->status < 300;
     }
 
+    /** dmfrec did not answer (timeout, refused, DNS) or answered with a server error. */
+    public function outage(): bool
+    {
+        return $this->status === 0 || $this->status >= 500;
+    }
+
     /** A rejection that retrying cannot fix (a 401 can: the secret may be corrected). */
     public function permanent(): bool
     {

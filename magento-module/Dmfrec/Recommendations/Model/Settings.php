@@ -25,6 +25,12 @@ interface Settings
 
     public function batchSize(): int;
 
+    /** Immediate sends in a row without an answer (or with a 5xx) after which sends are skipped. */
+    public function breakerFailures(): int;
+
+    /** Seconds sends are skipped then, before one is tried again. */
+    public function breakerCoolDown(): int;
+
     /** Days a delivered row is kept before it is pruned. */
     public function retentionDays(): int;
 }

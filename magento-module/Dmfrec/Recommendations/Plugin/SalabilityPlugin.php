@@ -2,9 +2,10 @@
 /**
  * MSI: a reservation (an order placed, cancelled or refunded) changes a SKU's salable quantity
  * without a product or source item save. MSI's consumer `inventory.reservations.updateSalabilityStatus`
- * then updates the stock index (the legacy stock status for the default stock) through
+ * then updates that stock's index (for the default stock, the legacy stock status) through
  * Magento\InventoryIndexer\Model\Queue\UpdateIndexSalabilityStatus::execute, which returns the
- * SKUs whose salability changed (and their parents): send those SKUs' states. It runs in the
+ * SKUs whose salability changed (and their parents): send those SKUs' states, read from each
+ * website's stock (Model\Catalog\MsiSalability). It runs in the
  * consumer, after the index is written and outside any checkout. Never throws.
  */
 declare(strict_types=1);

@@ -5,8 +5,8 @@
  * SKUs' catalogue states once the save is done. Declared (etc/di.xml) on
  * Magento\InventoryApi\Api\SourceItemsSaveInterface, SourceItemsDeleteInterface and
  * Magento\Inventory\Model\SourceItem\Command\DecrementSourceItemQty with a high
- * sortOrder, so it runs after MSI's own after-plugins have updated the legacy stock status that
- * Catalog\ProductStates reads. Without MSI the interfaces do not exist and this never runs.
+ * sortOrder, so it runs after MSI's own after-plugins have updated the stock indexes (and the
+ * legacy stock status) that Catalog\ProductStates reads. Without MSI the interfaces do not exist and this never runs.
  * Never throws: a stock update must not fail because of dmfrec.
  */
 declare(strict_types=1);

@@ -1,9 +1,14 @@
 <?php
-/** bin/magento dmfrec:outbox:status: pending, failed and delivered counts, and recent failures. */
+/**
+ * bin/magento dmfrec:outbox:status: pending, failed and delivered counts, recent failures, and
+ * each dmfrec whose sends are paused by the breaker (not answering).
+ */
 declare(strict_types=1);
 
 namespace Dmfrec\Recommendations\Console\Command;
 
+use Dmfrec\Recommendations\Model\Breaker;
+use Dmfrec\Recommendations\Model\Config;
 use Dmfrec\Recommendations\Model\Outbox\Store;
 use Symfony\Component\Console\Command\Command;
 use Symfony\Component\Console\Helper\Table;
@@ -12,8 +17,11 @@ use Symfony\Component\Console\Output\OutputInterface;
 
 class OutboxStatus extends Command
 {
-    public function __construct(private readonly Store $store)
-    {
+    public function __construct(
+        private readonly Store $store,
+        private readonly Config $config,
+        private readonly Breaker $breaker
+    ) {
         parent::__construct();
     }
 
@@ -41,6 +49,12 @@ class OutboxStatus extends Command
                 $list->addRow([$row['subject'], $row['event_id'], $row['attempts'], $row['last_error'], $row['updated_at']]);
             }
             $list->render();
+        }
+        foreach (array_unique(array_map([$this->config, 'endpoint'], $this->config->catalogTargets())) as $url) {
+            if ($this->breaker->isOpen($url, time())) {
+                $output->writeln("$url is not answering: sends to it are paused (checkouts do not wait;"
+                    . ' cron tries it again after the pause).');
+            }
         }
         return Command::SUCCESS;
     }

@@ -1,7 +1,9 @@
 <?php
 /**
  * Whether Magento would show each product, as CatalogBatch takes it: enabled and visible at
- * the default scope, in stock (default stock), and the websites it is assigned to.
+ * the default scope, in stock (the legacy stock status, MSI's default stock), the websites it
+ * is assigned to and, with MSI, whether each website's own stock can sell it (`salable`); with
+ * its native related and up-sell links (NativeLinks), which dmfrec's A/B arm "magento" serves.
  */
 declare(strict_types=1);
 
@@ -17,7 +19,9 @@ class ProductStates
 {
     public function __construct(
         private readonly CollectionFactory $collectionFactory,
-        private readonly StockStatus $stockStatus
+        private readonly StockStatus $stockStatus,
+        private readonly MsiSalability $msi,
+        private readonly NativeLinks $nativeLinks
     ) {
     }
 
@@ -37,6 +41,7 @@ class ProductStates
             ->addAttributeToSelect(['status', 'visibility'])
             ->addWebsiteNamesToResult();
         $stock = $this->stockStatus->getProductsStockStatuses($productIds, 0);
+        $links = $this->nativeLinks->forIds($productIds);
         $states = [];
         foreach ($collection as $product) {
             $id = (int) $product->getId();
@@ -46,7 +51,13 @@ class ProductStates
                 'visible' => (int) $product->getData('visibility') !== Visibility::VISIBILITY_NOT_VISIBLE,
                 'in_stock' => !empty($stock[$id]),
                 'website_ids' => (array) ($product->getData('website_ids') ?? []),
-            ];
+            ] + ($links[$id] ?? []);
+        }
+        $salable = $states ? $this->msi->bySku(array_column($states, 'sku')) : null;
+        if ($salable !== null) {
+            foreach ($states as $id => $state) {
+                $states[$id]['salable'] = $salable[$state['sku']] ?? [];
+            }
         }
         return $states;
     }

@@ -2,7 +2,7 @@
 /**
  * Sends product states to dmfrec in batches (CatalogBatch), through the delivery and its
  * outbox, so lists stop showing a product within one delivery of it being disabled, hidden,
- * sold out, removed from a website or deleted.
+ * sold out (on a website, with MSI), removed from a website or deleted.
  */
 declare(strict_types=1);
 
@@ -21,7 +21,8 @@ class Sync
         private readonly Config $config,
         private readonly ProductStates $states,
         private readonly Delivery $delivery,
-        private readonly ProductResource $products
+        private readonly ProductResource $products,
+        private readonly WebsiteStock $stock
     ) {
     }
 
@@ -57,14 +58,17 @@ class Sync
         return $sent;
     }
 
-    /** Only the products among $productIds that Magento would not show now (after an order). */
+    /**
+     * Only the products among $productIds that Magento would not show now, or (per-website
+     * stock) would not show on one of their websites: after an order.
+     */
     public function syncHidden(array $productIds): int
     {
         if (!$this->config->catalogSyncEnabled()) {
             return 0;
         }
         $hidden = array_filter($this->states->forIds($productIds),
-            static fn (array $s) => !($s['enabled'] && $s['visible'] && $s['in_stock']));
+            fn (array $s) => !($s['enabled'] && $s['visible']) || $this->stock->soldOutSomewhere($s));
         return $this->send(array_values($hidden));
     }
 
@@ -83,8 +87,10 @@ class Sync
         if (!$states) {
             return 0;
         }
-        $targets = $this->config->catalogTargets();
-        foreach ((new CatalogBatch(self::CHUNK))->messages($states, microtime(true), $targets) as $message) {
+        $batch = new CatalogBatch(self::CHUNK, $this->stock);
+        $messages = $batch->messages($states, microtime(true), $this->config->catalogTargets(),
+            $this->config->catalogServed());
+        foreach ($messages as $message) {
             $this->delivery->deliver($message);
         }
         return count($states);

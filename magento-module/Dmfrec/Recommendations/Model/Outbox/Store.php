@@ -124,16 +124,6 @@ class Store
         return $status;
     }
 
-    /** Whether a delivery failed (and waits to be retried) at or after $since. */
-    public function failedSince(int $since): bool
-    {
-        return (bool) $this->db->fetchAll(
-            'SELECT entity_id FROM ' . $this->table() . " WHERE status = 'pending' AND attempts > 0"
-            . ' AND updated_at >= :since LIMIT 1',
-            ['since' => self::time($since)]
-        );
-    }
-
     /** Delete delivered rows sent more than $days days before $now; returns how many. */
     public function prune(int $now, int $days): int
     {

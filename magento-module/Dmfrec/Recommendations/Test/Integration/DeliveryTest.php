@@ -8,13 +8,15 @@ declare(strict_types=1);
 namespace Dmfrec\Recommendations\Test\Integration;
 
 use Dmfrec\Recommendations\Model\Backoff;
+use Dmfrec\Recommendations\Model\Breaker;
 use Dmfrec\Recommendations\Model\Delivery;
 use Dmfrec\Recommendations\Model\ErasureRequest;
 use Dmfrec\Recommendations\Model\Outbox\Message;
 use Dmfrec\Recommendations\Model\Outbox\Store;
 use Dmfrec\Recommendations\Model\Sender;
-use Dmfrec\Recommendations\Model\Settings;
 use Dmfrec\Recommendations\Model\Signer;
+use Dmfrec\Recommendations\Test\ArrayStateStore;
+use Dmfrec\Recommendations\Test\StubSettings;
 use PHPUnit\Framework\TestCase;
 
 class DeliveryTest extends TestCase
@@ -26,6 +28,7 @@ class DeliveryTest extends TestCase
     private static $server;
     private \PDO $pdo;
     private Store $store;
+    private ArrayStateStore $cache;
     private int $now = 1795750000;
 
     public static function setUpBeforeClass(): void
@@ -43,6 +46,7 @@ class DeliveryTest extends TestCase
         $this->pdo = Fixtures::pdo();
         Fixtures::createTables($this->pdo, 'pfx_');
         $this->store = new Store(Fixtures::connection($this->pdo, 'pfx_'), new Backoff(3));
+        $this->cache = new ArrayStateStore(fn () => $this->now);
         @unlink(self::$dir . '/requests.jsonl');
         $this->answer(202);
     }
@@ -52,33 +56,16 @@ class DeliveryTest extends TestCase
         file_put_contents(self::$dir . '/status', (string) $status);
     }
 
-    /** @param array<int, array{0: string, 1: string}> $websites website id => [URL, secret] */
+    /**
+     * A Delivery as one PHP request builds it; every one shares the breaker's state (the cache).
+     *
+     * @param array<int, array{0: string, 1: string}> $websites website id => [URL, secret]
+     */
     private function delivery(string $endpoint = '', array $websites = []): Delivery
     {
-        $settings = new class($endpoint ?: self::$url, $websites) implements Settings {
-            public function __construct(private string $url, private array $websites)
-            {
-            }
-            public function isEnabled(): bool { return true; }
-            public function endpoint(?int $websiteId = null): string
-            {
-                return $this->websites[$websiteId][0] ?? $this->url;
-            }
-            public function webhookSecret(?int $websiteId = null): string
-            {
-                return $this->websites[$websiteId][1] ?? DeliveryTest::secret();
-            }
-            public function immediateTimeout(): float { return 2.0; }
-            public function timeout(): float { return 5.0; }
-            public function batchSize(): int { return 10; }
-            public function retentionDays(): int { return 7; }
-        };
-        return new Delivery($this->store, new Sender(), $settings, fn () => $this->now);
-    }
-
-    public static function secret(): string
-    {
-        return self::SECRET;
+        $settings = new StubSettings($endpoint ?: self::$url, self::SECRET, $websites);
+        return new Delivery($this->store, new Sender(), $settings, new Breaker($this->cache, $settings),
+            fn () => $this->now);
     }
 
     private static function order(string $version, string $eventId, string $email = 'anna@example.com'): Message
@@ -209,21 +196,68 @@ class DeliveryTest extends TestCase
         self::assertStringNotContainsString('anna', (string) $dump);
     }
 
-    public function testWhileDmfrecIsFailingNewOrdersDoNotWaitForIt(): void
+    public function testWhileDmfrecIsDownNewOrdersDoNotWaitForItAndCronProbesOnce(): void
+    {
+        $order = static fn (int $n) => new Message("order:$n", "evt-$n", 'v1', Message::ORDERS, '{}');
+        $this->answer(503);
+        foreach ([1, 2, 3] as $n) {  // three checkouts in a row find dmfrec down
+            self::assertSame('pending', $this->delivery()->deliver($order($n)));
+            self::assertSame('1', (string) $this->store->get("order:$n")['attempts']);
+        }
+        // The next checkouts do not try it: no request, no attempt counted; the outbox keeps them.
+        foreach ([4, 5] as $n) {
+            self::assertSame('pending', $this->delivery()->deliver($order($n)));
+            self::assertSame('0', (string) $this->store->get("order:$n")['attempts']);
+        }
+        self::assertCount(3, Fixtures::requests(self::$dir));
+
+        // Cron within the cool-down leaves every due row for later; after it, one row is tried
+        // (still down) and the others wait for the next cool-down.
+        $this->now += 59;
+        self::assertSame([0, 0], $this->delivery()->drain());
+        $this->now += 2;
+        self::assertSame([0, 1], $this->delivery()->drain());
+        self::assertCount(4, Fixtures::requests(self::$dir));
+
+        // dmfrec is back: checkouts still skip it until the next trial...
+        $this->answer(202);
+        self::assertSame('pending', $this->delivery()->deliver($order(6)));
+        self::assertCount(4, Fixtures::requests(self::$dir));
+        // ...which cron makes once the cool-down is over: delivered, so the breaker closes and
+        // that same run sends every due row.
+        $this->now += 60;
+        self::assertSame([5, 0], $this->delivery()->drain());
+        self::assertSame('sent', $this->delivery()->deliver($order(7)));  // at once again
+        self::assertCount(10, Fixtures::requests(self::$dir));
+    }
+
+    public function testAnAdminsRetryIsNotHeldBackByTheBreaker(): void
     {
         $this->answer(503);
-        self::assertSame('pending', $this->delivery()->deliver(self::order('v1', 'evt-1')));
+        foreach ([1, 2, 3] as $n) {
+            $this->delivery()->deliver(new Message("order:$n", "evt-$n", 'v1', Message::ORDERS, '{}'));
+        }
         $this->answer(202);
-        $this->now += Delivery::BREAKER_S - 1;
-        $other = new Message('order:8', 'evt-8', 'v1', Message::ORDERS, '{}');
-        self::assertSame('pending', $this->delivery()->deliver($other));  // not tried now
-        self::assertCount(1, Fixtures::requests(self::$dir));
-        self::assertSame('0', (string) $this->store->get('order:8')['attempts']);
-        $this->now += 2;
-        $third = new Message('order:9', 'evt-9', 'v1', Message::ORDERS, '{}');
-        self::assertSame('sent', $this->delivery()->deliver($third));  // the breaker has closed
-        $this->now += Delivery::GRACE_S;
-        self::assertSame([2, 0], $this->delivery()->drain());  // cron sends the other two
+        self::assertSame(3, $this->store->retry($this->now));
+        self::assertSame([0, 0], $this->delivery()->drain());  // cron: dmfrec is still taken as down
+        self::assertSame([3, 0], $this->delivery()->drain(null, null, true));  // dmfrec:outbox:retry
+    }
+
+    public function testAnotherDmfrecKeepsReceivingWhileOneIsDown(): void
+    {
+        $this->answer(503);
+        foreach ([1, 2, 3] as $n) {
+            $this->delivery()->deliver(new Message("order:$n", "evt-$n", 'v1', Message::ORDERS, '{}'));
+        }
+        self::assertCount(3, Fixtures::requests(self::$dir));
+        $this->answer(202);
+        $this->delivery()->deliver(new Message('order:4', 'evt-4', 'v1', Message::ORDERS, '{}'));
+        self::assertCount(3, Fixtures::requests(self::$dir));  // skipped: the breaker is open
+        // Website 2 has its own dmfrec (another URL): not held back.
+        $websites = [2 => [self::$url . '/site-two', self::SECRET]];
+        $other = new Message('order:5', 'evt-5', 'v1', Message::ORDERS, '{}', 2);
+        self::assertSame('sent', $this->delivery('', $websites)->deliver($other));
+        self::assertSame('/site-two/v1/webhooks/magento/orders', Fixtures::requests(self::$dir)[3]['path']);
     }
 
     public function testEachMessageGoesToItsWebsitesConnectionAlsoWhenResentFromTheOutbox(): void
