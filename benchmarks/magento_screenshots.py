@@ -1,10 +1,14 @@
-"""Screenshots of the Magento module's widget on a product page, for magento-module/README.md.
+r"""Screenshots of the Magento module's widget on a product page and on the home page, for
+magento-module/README.md: widget-{product,home}-{guest,customer}.png.
 
     python -m benchmarks.magento_screenshots [--out magento-module/docs] [--redis-url URL]
 
-No Magento runs here. The product page is a stand-in (Luma-like markup and styles written
-below); inside it is exactly what the module's block renders and Magento's full-page cache
-would store (the module's real template, rendered by php, with its real stylesheet and script),
+No Magento runs here. The pages are stand-ins (Luma-like markup and styles written below). On
+the product page the block sits below the product, where the module's catalog_product_view.xml
+puts it. On the home page it is a CMS widget, after the CMS page's banners:
+    {{widget type="Dmfrec\Recommendations\Block\Recommendations" title="Picked for you" limit="6"}}
+Inside each is exactly what the module's block renders and Magento's full-page cache would
+store (the module's real template, rendered by php, with its real stylesheet and script),
 driven by the stand-in for Magento's RequireJS and customer-data of `benchmarks.magento_storefront`.
 The lists come over HTTP from the real dmfrec app (webhook.create_app on the real Redis): the
 guest's page calls `/v1/popular`, the logged-in customer's page `/v1/customers/42/recommendations`
@@ -72,7 +76,9 @@ CATALOGUE = {
     "BOTTLE-MINT": ("Steel Water Bottle, Mint", "$22.00", "bottle", "#7ccfb5"),
     "TEE-OCHRE": ("Organic Cotton Tee, Ochre", "$24.00", "tee", "#c98b2b"),
 }
-PRODUCT = "BAG-CANVAS"  # the page's own product
+PRODUCT = "BAG-CANVAS"  # the product page's own product
+HOME_TITLE = "Picked for you"  # the CMS widget's title argument
+PAGES = ("product", "home")
 POPULAR = ["TEE-NAVY", "MUG-RED", "BOTTLE-STEEL", "CAP-BLACK", "TEE-GREEN", "MUG-BLUE"]
 PERSONAL = ["BOTTLE-MINT", "CAP-SAND", "TEE-OCHRE", "MUG-BLUE", "TEE-GREEN", "CAP-BLACK"]
 
@@ -111,6 +117,14 @@ a { color: #006bb4; }
 .qty { width: 46px; border: 1px solid #c2c2c2; padding: 9px; text-align: center; }
 .tocart { background: #1979c3; color: #fff; font-weight: 600; font-size: 17px; padding: 12px 36px; }
 .about { margin-top: 22px; color: #555; max-width: 520px; }
+.hero { display: flex; align-items: center; justify-content: space-between; background: #e9e2d3;
+  height: 300px; margin-top: 20px; padding: 0 60px; }
+.hero h1 { font-size: 44px; font-weight: 300; margin: 0 0 10px; }
+.hero p { font-size: 18px; margin: 0 0 22px; }
+.hero img { width: 250px; height: 250px; }
+.tiles { display: flex; gap: 20px; margin: 20px 0 10px; }
+.tile { flex: 1; padding: 26px 24px; color: #fff; font-size: 22px; font-weight: 300; }
+.tile small { display: block; font-size: 14px; margin-top: 6px; }
 .footer { border-top: 1px solid #ddd; margin: 20px 30px 0; padding: 10px 0 14px; font-size: 11px;
   color: #999; }
 </style>"""
@@ -118,8 +132,9 @@ a { color: #006bb4; }
 
 @dataclass(frozen=True)
 class Shot:
-    """One screenshot: who visits, what the widget showed, where the picture is."""
+    """One screenshot: which page, who visits, what the widget showed, where the picture is."""
 
+    page: str
     who: str
     state: str
     cards: list[str]
@@ -134,18 +149,41 @@ def picture(sku: str) -> str:
             + PICTURES[kind].format(c=colour) + "</svg>")
 
 
+def chrome(customer_name: str | None) -> str:
+    """Luma-like header of every page: the account links, logo, search and menu."""
+    account = (f"<span>Welcome, {customer_name}!</span><a href='#'>My Account</a>"
+               "<a href='#'>Sign Out</a>" if customer_name else
+               "<a href='#'>Sign In</a><a href='#'>Create an Account</a>")
+    return f"""<div class="panel">{account}</div>
+<div class="header"><span class="logo">DEMO STORE</span><span class="search">Search entire store
+here...</span></div>
+<div class="nav"><span>What's New</span><span>Women</span><span>Men</span><span>Gear</span>
+<span>Sale</span></div>"""
+
+
+def home_page(cached: str, section_url: str, customer_name: str | None) -> str:
+    """The stand-in home page: a CMS page's content (a banner, three promotion tiles) with the
+    cached block where the CMS widget directive stands, after them."""
+    tiles = "".join(f'<div class="tile" style="background:{colour}">{text}<small>{small}</small>'
+                    "</div>" for colour, text, small in (
+                        ("#3c8d5a", "Free shipping", "on orders over $50"),
+                        ("#2e6da4", "New caps in", "six colours, one size"),
+                        ("#c98b2b", "Gift cards", "from $10")))
+    before = f"""{chrome(customer_name)}<div class="page">
+<div class="hero"><div><h1>Carry the summer</h1><p>Canvas bags, enamel mugs and steel bottles for
+days outside.</p><span class="tocart">Shop Gear</span></div><img src="img/{PRODUCT}.svg" alt="">
+</div><div class="tiles">{tiles}</div>"""
+    after = """</div><div class="footer">Stand-in home page (not Magento): a CMS page whose content
+holds the dmfrec Recommendations widget; the block is the Dmfrec_Recommendations template,
+stylesheet and script; lists from a live dmfrec.</div>"""
+    return page(cached, section_url, head=STYLE, before=before, after=after)
+
+
 def product_page(cached: str, section_url: str, customer_name: str | None) -> str:
     """The stand-in product page: Luma-like chrome around the cached block in `content.aside`
     (below the product, where the module's catalog_product_view.xml places it)."""
     name, price, _, _ = CATALOGUE[PRODUCT]
-    account = (f"<span>Welcome, {customer_name}!</span><a href='#'>My Account</a>"
-               "<a href='#'>Sign Out</a>" if customer_name else
-               "<a href='#'>Sign In</a><a href='#'>Create an Account</a>")
-    before = f"""<div class="panel">{account}</div>
-<div class="header"><span class="logo">DEMO STORE</span><span class="search">Search entire store
-here...</span></div>
-<div class="nav"><span>What's New</span><span>Women</span><span>Men</span><span>Gear</span>
-<span>Sale</span></div>
+    before = f"""{chrome(customer_name)}
 <div class="page"><div class="crumbs">Home &gt; Gear &gt; Bags &gt; {name}</div>
 <div class="product"><img class="media" src="img/{PRODUCT}.svg" alt="">
 <div class="info"><h1>{name}</h1><div class="price">{price}</div>
@@ -229,7 +267,8 @@ def _shoot(browser: webdriver.Chrome, url: str, path: Path) -> tuple[str, list[s
 
 
 def run(out: Path, redis_url: str) -> list[Shot]:
-    """Publish the lists, serve dmfrec and the pages, and write guest.png and customer.png."""
+    """Publish the lists, serve dmfrec and the pages, and write widget-{page}-{who}.png for
+    both pages (product, home) and both visitors (guest, customer)."""
     r = redis_lib.Redis.from_url(redis_url, decode_responses=True)
     if r.dbsize():
         raise SystemExit(f"{redis_url} is not empty: give an unused Redis database (--redis-url)")
@@ -258,21 +297,29 @@ def run(out: Path, redis_url: str) -> list[Shot]:
                     for sku, (name, price, _, _) in CATALOGUE.items()}
             (folder / "products.json").write_text(json.dumps(info))
             with serve(settings, folder, port) as api:
-                cached = cached_block(api, LIMIT, f"{origin}/products.json",
-                                      static_base=f"{origin}/static")
+                products = f"{origin}/products.json"
+                static = f"{origin}/static"
+                pages = {  # the layout's block (its title) and the CMS widget (its own title)
+                    "product": (product_page, cached_block(api, LIMIT, products,
+                                                           static_base=static)),
+                    "home": (home_page, cached_block(api, LIMIT, products, static_base=static,
+                                                     title=HOME_TITLE))}
                 sections = {"guest": (GUEST_SECTION, None),
                             "customer": (customer_section(CUSTOMER, settings.token_secret),
                                          "Jane Doe")}
+                for who, (section, _) in sections.items():
+                    (folder / f"{who}.json").write_text(section)
                 browser = chromium(WIDTH, 900)
                 try:
-                    for who, (section, name) in sections.items():
-                        (folder / f"{who}.json").write_text(section)
-                        (folder / f"{who}.html").write_text(
-                            product_page(cached, f"{who}.json", name))
-                        path = out / f"widget-product-{who}.png"
-                        state, cards = _shoot(browser, f"{origin}/{who}.html", path)
-                        data = path.read_bytes()
-                        shots.append(Shot(who, state, cards, path, len(data), png_size(data)))
+                    for name, (build, cached) in pages.items():
+                        for who, (_, customer_name) in sections.items():
+                            html = folder / f"{name}-{who}.html"
+                            html.write_text(build(cached, f"{who}.json", customer_name))
+                            path = out / f"widget-{name}-{who}.png"
+                            state, cards = _shoot(browser, f"{origin}/{html.name}", path)
+                            data = path.read_bytes()
+                            shots.append(Shot(name, who, state, cards, path, len(data),
+                                              png_size(data)))
                 finally:
                     browser.quit()
     finally:
@@ -289,7 +336,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not every request of the pages
     for shot in run(args.out, args.redis_url):
-        print(f"{shot.path}: {shot.who}, widget {shot.state} {shot.cards}, "
+        print(f"{shot.path}: {shot.page}, {shot.who}, widget {shot.state} {shot.cards}, "
               f"{shot.size[0]}x{shot.size[1]}, {shot.bytes / 1024:.0f} KiB")
 
 

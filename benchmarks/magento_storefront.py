@@ -65,12 +65,14 @@ def php() -> str:
 
 
 def cached_block(api: str, limit: int, products_url: str, *, website: int | None = None,
-                 consent_website: int | None = None, static_base: str = "") -> str:
-    """The block's HTML as the full-page cache stores it (the same for every visitor)."""
+                 consent_website: int | None = None, static_base: str = "",
+                 title: str = "") -> str:
+    """The block's HTML as the full-page cache stores it (the same for every visitor);
+    `title`: a CMS widget's title argument. Empty static_base or title: render_widget.php's
+    defaults (a Luma static URL; the layouts' "Recommended for you")."""
     args = [api, str(limit), "" if website is None else str(website), products_url,
             "" if consent_website is None else str(consent_website)]
-    if static_base:
-        args.append(static_base)
+    args += [static_base, title]
     return subprocess.run([php(), str(RENDER_BLOCK), *args], capture_output=True, text=True,
                           check=True).stdout
 
