@@ -98,6 +98,9 @@ def test_the_cached_widget_html_holds_no_customer_data(php):
     block = (MODULE / "Block/Recommendations.php").read_text()
     for private in ("Session", "CurrentCustomer", "TokenMinter", "HttpContext", "getCacheLifetime"):
         assert private not in block
+    # One block with cacheable="false" makes Magento's full-page cache skip the whole page.
+    for layout in (MODULE / "view/frontend/layout").glob("*.xml"):
+        assert all(el.get("cacheable") != "false" for el in ElementTree.parse(layout).iter())
     # The token travels in the `dmfrec` customer-data section, registered for the frontend.
     di = ElementTree.parse(MODULE / "etc/frontend/di.xml").getroot()
     sources = {i.get("name"): i.text for i in di.iter("item")}
@@ -174,6 +177,10 @@ def test_packaging():
     sequence = {m.get("name") for m in ElementTree.parse(MODULE / "etc/module.xml").iter("module")}
     assert sequence >= {"Magento_Store", "Magento_Catalog", "Magento_Widget", "Magento_Sales",
                         "Magento_Customer"}
+    # Every Magento module composer requires is in the load sequence, and no other.
+    required = {"Magento_" + "".join(w.title() for w in name[len("magento/module-"):].split("-"))
+                for name in composer["require"] if name.startswith("magento/module-")}
+    assert sequence - {"Dmfrec_Recommendations"} == required
     # Every secret of the config page is sensitive (kept out of app:config:dump's config.php).
     system = ElementTree.parse(MODULE / "etc/adminhtml/system.xml").getroot()
     obscure = {f"dmfrec/{g.get('id')}/{f.get('id')}" for g in system.iter("group")
@@ -208,6 +215,25 @@ def test_packaging():
     assert len(csv_rows) >= 30 and all(r.startswith('"') for r in csv_rows)
     info = (MODULE / "Controller/Products/Info.php").read_text()
     assert "'Cache-Control', 'private, max-age=60'" in info and "'public" not in info
+
+
+def test_the_commands_and_the_status_row_are_registered():
+    """The README's commands exist under their names, in Magento's command list; the config
+    page's "Delivery status" row is the module's status block."""
+    di = ElementTree.parse(MODULE / "etc/di.xml").getroot()
+    commands = next(a for a in di.iter("argument") if a.get("name") == "commands")
+    names = set()
+    for item in commands.iter("item"):
+        cls = item.text.removesuffix("\\Proxy").removeprefix("Dmfrec\\Recommendations\\")
+        code = (MODULE / (cls.replace("\\", "/") + ".php")).read_text()
+        names |= set(re.findall(r"setName\('([\w:]+)'\)", code))
+    assert names == {"dmfrec:backfill", "dmfrec:outbox:retry", "dmfrec:outbox:status"}
+    backfill = (MODULE / "Console/Command/Backfill.php").read_text()
+    assert "addOption('from'" in backfill and "new ProgressBar(" in backfill
+    system = ElementTree.parse(MODULE / "etc/adminhtml/system.xml").getroot()
+    status = next(f for f in system.iter("field") if f.get("id") == "outbox_status")
+    assert status.findtext("frontend_model") == \
+        "Dmfrec\\Recommendations\\Block\\Adminhtml\\System\\OutboxStatus"
 
 
 @pytest.fixture
