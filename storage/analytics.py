@@ -8,7 +8,8 @@ that the order's customer -- or the browser session the order was placed from
 clicked in a recommendation within DMFREC_ATTRIBUTION_DAYS before the order is credited to the
 newest such click, with the line's net amount in base currency (`order_lines.amount`), once.
 A cancel or refund re-derives the line, so the credit shrinks or goes exactly; applying the
-same snapshot again changes nothing.
+same snapshot again changes nothing. A line keeps the click it was credited to once that raw
+click is rolled up (a refund weeks later still shrinks the credit, not erases it).
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ def attribute_orders(session: Session, order_ids: Iterable[int], policy: Policy,
     ids = sorted(set(order_ids))
     written = 0
     for part in chunks(ids):
+        # The raw click behind a credit is rolled up after DMFREC_ANALYTICS_RAW_DAYS, but a
+        # refund (or any later snapshot) may come after that: the credit it gave then stays.
+        prior = {(r.order_id, r.item_id): r for r in session.execute(
+            select(ATTRIBUTED).where(ATTRIBUTED.c.order_id.in_(part)))}
         session.execute(delete(ATTRIBUTED).where(ATTRIBUTED.c.order_id.in_(part)))
         level = OrderLine.is_leaf if policy.sku_level == "simple" else OrderLine.is_top
         q = (select(OrderLine.order_id, OrderLine.item_id, OrderLine.sku, OrderLine.amount,
@@ -60,22 +65,26 @@ def attribute_orders(session: Session, order_ids: Iterable[int], policy: Policy,
         rows = []
         for line in lines:
             subjects = [s for s in (line.customer_key, line.session_id) if s is not None]
-            if not any((s, line.sku) in clicked for s in subjects):
-                continue
-            click = session.execute(
-                select(RecEvent.rec_id, RecEvent.experiment, RecEvent.arm, RecEvent.at)
-                .where(RecEvent.subject.in_(subjects), RecEvent.sku == line.sku,
-                       RecEvent.kind == "click",
-                       RecEvent.at <= line.created_at + CLOCK_SKEW,
-                       RecEvent.at >= line.created_at - timedelta(days=window_days))
-                .order_by(RecEvent.at.desc(), RecEvent.rec_id).limit(1)).first()
+            click = None
+            if any((s, line.sku) in clicked for s in subjects):
+                click = session.execute(
+                    select(RecEvent.rec_id, RecEvent.experiment, RecEvent.arm,
+                           RecEvent.at.label("clicked_at"))
+                    .where(RecEvent.subject.in_(subjects), RecEvent.sku == line.sku,
+                           RecEvent.kind == "click",
+                           RecEvent.at <= line.created_at + CLOCK_SKEW,
+                           RecEvent.at >= line.created_at - timedelta(days=window_days))
+                    .order_by(RecEvent.at.desc(), RecEvent.rec_id).limit(1)).first()
+            if click is None:
+                old = prior.get((line.order_id, line.item_id))
+                click = old if old is not None and old.sku == line.sku else None
             if click is not None:
                 rows.append({"order_id": line.order_id, "item_id": line.item_id,
                              "customer_key": line.customer_key or line.session_id,
                              "sku": line.sku,
                              "rec_id": click.rec_id, "experiment": click.experiment,
                              "arm": click.arm, "amount": line.amount,
-                             "ordered_at": line.created_at, "clicked_at": click.at})
+                             "ordered_at": line.created_at, "clicked_at": click.clicked_at})
         if rows:
             session.execute(insert(ATTRIBUTED), rows)
         written += len(rows)
