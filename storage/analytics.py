@@ -149,35 +149,41 @@ def _day(value: Any):
 
 
 def daily_figures(engine: Engine, since: datetime) -> list[dict[str, Any]]:
-    """Per day and arm since `since`: impressions, clicks, CTR, orders, attributed revenue
-    (raw rows and roll-ups together)."""
+    """Per day, experiment and arm since `since`: impressions, clicks, CTR, orders, attributed
+    revenue (raw rows and roll-ups together). Lists served outside any experiment (experiment
+    "": guests, or everybody once a winner is served) are kept apart from an experiment's arm
+    of the same name, so the arms compare like with like."""
     def work(session: Session) -> list[dict[str, Any]]:
-        figures: dict[tuple[str, str], dict[str, Any]] = {}
+        figures: dict[tuple[str, str, str], dict[str, Any]] = {}
 
-        def slot(day: Any, arm: str) -> dict[str, Any]:
-            key = (_day(day).isoformat(), arm)
-            return figures.setdefault(key, {"day": key[0], "arm": arm, "impressions": 0,
-                                            "clicks": 0, "orders": 0, "revenue": 0.0})
+        def slot(day: Any, experiment: str, arm: str) -> dict[str, Any]:
+            key = (_day(day).isoformat(), experiment, arm)
+            return figures.setdefault(key, {"day": key[0], "experiment": experiment, "arm": arm,
+                                            "impressions": 0, "clicks": 0, "orders": 0,
+                                            "revenue": 0.0})
 
         day = func.date(RecEvent.at)
-        for r in session.execute(select(day, RecEvent.arm, RecEvent.kind, func.count())
+        for r in session.execute(select(day, RecEvent.experiment, RecEvent.arm, RecEvent.kind,
+                                        func.count())
                                  .where(RecEvent.at >= since)
-                                 .group_by(day, RecEvent.arm, RecEvent.kind)):
-            slot(r[0], r[1])[f"{r[2]}s"] += r[3]
-        for r in session.execute(select(RecDaily.day, RecDaily.arm, RecDaily.kind,
-                                        func.sum(RecDaily.count))
+                                 .group_by(day, RecEvent.experiment, RecEvent.arm,
+                                           RecEvent.kind)):
+            slot(r[0], r[1], r[2])[f"{r[3]}s"] += r[4]
+        for r in session.execute(select(RecDaily.day, RecDaily.experiment, RecDaily.arm,
+                                        RecDaily.kind, func.sum(RecDaily.count))
                                  .where(RecDaily.day >= since.date())
-                                 .group_by(RecDaily.day, RecDaily.arm, RecDaily.kind)):
-            slot(r[0], r[1])[f"{r[2]}s"] += int(r[3])
+                                 .group_by(RecDaily.day, RecDaily.experiment, RecDaily.arm,
+                                           RecDaily.kind)):
+            slot(r[0], r[1], r[2])[f"{r[3]}s"] += int(r[4])
         oday = func.date(AttributedLine.ordered_at)
-        for r in session.execute(select(oday, AttributedLine.arm,
+        for r in session.execute(select(oday, AttributedLine.experiment, AttributedLine.arm,
                                         func.count(func.distinct(AttributedLine.order_id)),
                                         func.sum(AttributedLine.amount))
                                  .where(AttributedLine.ordered_at >= since)
-                                 .group_by(oday, AttributedLine.arm)):
-            s = slot(r[0], r[1])
-            s["orders"], s["revenue"] = int(r[2]), float(r[3] or 0)
-        out = sorted(figures.values(), key=lambda f: (f["day"], f["arm"]))
+                                 .group_by(oday, AttributedLine.experiment, AttributedLine.arm)):
+            s = slot(r[0], r[1], r[2])
+            s["orders"], s["revenue"] = int(r[3]), float(r[4] or 0)
+        out = sorted(figures.values(), key=lambda f: (f["day"], f["experiment"], f["arm"]))
         for f in out:
             f["ctr"] = f["clicks"] / f["impressions"] if f["impressions"] else None
         return out
