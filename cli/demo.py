@@ -239,7 +239,8 @@ def run(args: argparse.Namespace) -> int:
               f"{base}/openapi.json\nmetrics: {base}/metrics", flush=True)
         print(f"dashboard (simulated week): {base}/dashboard?token={admin_token}", flush=True)
         if args.check:
-            return _check(args.port, webhook_secret, token, customer, rt, procs, publish)
+            return _check(args.port, webhook_secret, token, customer, rt, procs, publish,
+                          admin_token)
         print("\nrunning; Ctrl-C stops everything", flush=True)
         while all(p.poll() is None for p in procs):
             time.sleep(0.5)
@@ -267,9 +268,17 @@ def _healthy(port: int) -> bool:
         return False
 
 
-def _check(port, webhook_secret, token, customer, rt, procs, publish) -> int:
-    """Buy the customer's top SKU over the webhook; the list must drop it, through the API."""
+def _check(port, webhook_secret, token, customer, rt, procs, publish, admin_token) -> int:
+    """Buy the customer's top SKU over the webhook; the list must drop it, through the API.
+    The dashboard must show the simulated week, every arm's impressions."""
     from cli.errors import CliError
+
+    status, board = _get_json(port, "/dashboard/data.json?days=8", admin_token)
+    shown = {d["arm"] for d in board.get("days", []) if d["impressions"]}
+    if status != 200 or shown != {"dmf", "popular", "magento"}:
+        raise CliError(f"the dashboard answered {status} with the arms {sorted(shown)}")
+    print(f"check: the dashboard shows {len({d['day'] for d in board['days']})} days of the "
+          f"simulated week, arms {', '.join(sorted(shown))}", flush=True)
 
     page = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     page.request("GET", f"/demo?customer={customer}")

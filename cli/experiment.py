@@ -86,6 +86,9 @@ def print_report(rep: dict, as_json: bool) -> None:
         return
     print(f"experiment {rep['experiment']} ({rep['status']}"
           + (f", winner {rep['winner']}" if rep["winner"] else "") + ")")
+    if rep["rolled_up_until"]:
+        print(f"  partial: impressions and clicks up to {rep['rolled_up_until']} were rolled up "
+              "(DMFREC_ANALYTICS_RAW_DAYS); their visitors are not counted below")
     for a in rep["arms"]:
         print(f"  {a['arm']:8} visitors {a['visitors']:6}  impressions {a['impressions']:7}  "
               f"CTR {_fmt(a['ctr'], a['ctr_ci'], True)}  conversion "

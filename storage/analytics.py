@@ -8,7 +8,8 @@ that the order's customer -- or the browser session the order was placed from
 clicked in a recommendation within DMFREC_ATTRIBUTION_DAYS before the order is credited to the
 newest such click, with the line's net amount in base currency (`order_lines.amount`), once.
 A cancel or refund re-derives the line, so the credit shrinks or goes exactly; applying the
-same snapshot again changes nothing.
+same snapshot again changes nothing. A line keeps the click it was credited to once that raw
+click is rolled up (a refund weeks later still shrinks the credit, not erases it).
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ def attribute_orders(session: Session, order_ids: Iterable[int], policy: Policy,
     ids = sorted(set(order_ids))
     written = 0
     for part in chunks(ids):
+        # The raw click behind a credit is rolled up after DMFREC_ANALYTICS_RAW_DAYS, but a
+        # refund (or any later snapshot) may come after that: the credit it gave then stays.
+        prior = {(r.order_id, r.item_id): r for r in session.execute(
+            select(ATTRIBUTED).where(ATTRIBUTED.c.order_id.in_(part)))}
         session.execute(delete(ATTRIBUTED).where(ATTRIBUTED.c.order_id.in_(part)))
         level = OrderLine.is_leaf if policy.sku_level == "simple" else OrderLine.is_top
         q = (select(OrderLine.order_id, OrderLine.item_id, OrderLine.sku, OrderLine.amount,
@@ -60,22 +65,26 @@ def attribute_orders(session: Session, order_ids: Iterable[int], policy: Policy,
         rows = []
         for line in lines:
             subjects = [s for s in (line.customer_key, line.session_id) if s is not None]
-            if not any((s, line.sku) in clicked for s in subjects):
-                continue
-            click = session.execute(
-                select(RecEvent.rec_id, RecEvent.experiment, RecEvent.arm, RecEvent.at)
-                .where(RecEvent.subject.in_(subjects), RecEvent.sku == line.sku,
-                       RecEvent.kind == "click",
-                       RecEvent.at <= line.created_at + CLOCK_SKEW,
-                       RecEvent.at >= line.created_at - timedelta(days=window_days))
-                .order_by(RecEvent.at.desc(), RecEvent.rec_id).limit(1)).first()
+            click = None
+            if any((s, line.sku) in clicked for s in subjects):
+                click = session.execute(
+                    select(RecEvent.rec_id, RecEvent.experiment, RecEvent.arm,
+                           RecEvent.at.label("clicked_at"))
+                    .where(RecEvent.subject.in_(subjects), RecEvent.sku == line.sku,
+                           RecEvent.kind == "click",
+                           RecEvent.at <= line.created_at + CLOCK_SKEW,
+                           RecEvent.at >= line.created_at - timedelta(days=window_days))
+                    .order_by(RecEvent.at.desc(), RecEvent.rec_id).limit(1)).first()
+            if click is None:
+                old = prior.get((line.order_id, line.item_id))
+                click = old if old is not None and old.sku == line.sku else None
             if click is not None:
                 rows.append({"order_id": line.order_id, "item_id": line.item_id,
                              "customer_key": line.customer_key or line.session_id,
                              "sku": line.sku,
                              "rec_id": click.rec_id, "experiment": click.experiment,
                              "arm": click.arm, "amount": line.amount,
-                             "ordered_at": line.created_at, "clicked_at": click.at})
+                             "ordered_at": line.created_at, "clicked_at": click.clicked_at})
         if rows:
             session.execute(insert(ATTRIBUTED), rows)
         written += len(rows)
@@ -140,35 +149,41 @@ def _day(value: Any):
 
 
 def daily_figures(engine: Engine, since: datetime) -> list[dict[str, Any]]:
-    """Per day and arm since `since`: impressions, clicks, CTR, orders, attributed revenue
-    (raw rows and roll-ups together)."""
+    """Per day, experiment and arm since `since`: impressions, clicks, CTR, orders, attributed
+    revenue (raw rows and roll-ups together). Lists served outside any experiment (experiment
+    "": guests, or everybody once a winner is served) are kept apart from an experiment's arm
+    of the same name, so the arms compare like with like."""
     def work(session: Session) -> list[dict[str, Any]]:
-        figures: dict[tuple[str, str], dict[str, Any]] = {}
+        figures: dict[tuple[str, str, str], dict[str, Any]] = {}
 
-        def slot(day: Any, arm: str) -> dict[str, Any]:
-            key = (_day(day).isoformat(), arm)
-            return figures.setdefault(key, {"day": key[0], "arm": arm, "impressions": 0,
-                                            "clicks": 0, "orders": 0, "revenue": 0.0})
+        def slot(day: Any, experiment: str, arm: str) -> dict[str, Any]:
+            key = (_day(day).isoformat(), experiment, arm)
+            return figures.setdefault(key, {"day": key[0], "experiment": experiment, "arm": arm,
+                                            "impressions": 0, "clicks": 0, "orders": 0,
+                                            "revenue": 0.0})
 
         day = func.date(RecEvent.at)
-        for r in session.execute(select(day, RecEvent.arm, RecEvent.kind, func.count())
+        for r in session.execute(select(day, RecEvent.experiment, RecEvent.arm, RecEvent.kind,
+                                        func.count())
                                  .where(RecEvent.at >= since)
-                                 .group_by(day, RecEvent.arm, RecEvent.kind)):
-            slot(r[0], r[1])[f"{r[2]}s"] += r[3]
-        for r in session.execute(select(RecDaily.day, RecDaily.arm, RecDaily.kind,
-                                        func.sum(RecDaily.count))
+                                 .group_by(day, RecEvent.experiment, RecEvent.arm,
+                                           RecEvent.kind)):
+            slot(r[0], r[1], r[2])[f"{r[3]}s"] += r[4]
+        for r in session.execute(select(RecDaily.day, RecDaily.experiment, RecDaily.arm,
+                                        RecDaily.kind, func.sum(RecDaily.count))
                                  .where(RecDaily.day >= since.date())
-                                 .group_by(RecDaily.day, RecDaily.arm, RecDaily.kind)):
-            slot(r[0], r[1])[f"{r[2]}s"] += int(r[3])
+                                 .group_by(RecDaily.day, RecDaily.experiment, RecDaily.arm,
+                                           RecDaily.kind)):
+            slot(r[0], r[1], r[2])[f"{r[3]}s"] += int(r[4])
         oday = func.date(AttributedLine.ordered_at)
-        for r in session.execute(select(oday, AttributedLine.arm,
+        for r in session.execute(select(oday, AttributedLine.experiment, AttributedLine.arm,
                                         func.count(func.distinct(AttributedLine.order_id)),
                                         func.sum(AttributedLine.amount))
                                  .where(AttributedLine.ordered_at >= since)
-                                 .group_by(oday, AttributedLine.arm)):
-            s = slot(r[0], r[1])
-            s["orders"], s["revenue"] = int(r[2]), float(r[3] or 0)
-        out = sorted(figures.values(), key=lambda f: (f["day"], f["arm"]))
+                                 .group_by(oday, AttributedLine.experiment, AttributedLine.arm)):
+            s = slot(r[0], r[1], r[2])
+            s["orders"], s["revenue"] = int(r[3]), float(r[4] or 0)
+        out = sorted(figures.values(), key=lambda f: (f["day"], f["experiment"], f["arm"]))
         for f in out:
             f["ctr"] = f["clicks"] / f["impressions"] if f["impressions"] else None
         return out

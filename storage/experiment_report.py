@@ -6,7 +6,9 @@ conversion and attributed revenue per visitor (every visitor counts, buyers or n
 conversion get Wilson intervals and, against the baseline arm (``popular`` when present, else
 the last arm), a two-proportion z-test (statsmodels); revenue per visitor gets a BCa bootstrap
 interval of each arm's mean and of the difference of means (scipy.stats.bootstrap). It reads
-the raw impression/click rows, so report an experiment within DMFREC_ANALYTICS_RAW_DAYS.
+the raw impression/click rows, so report an experiment within DMFREC_ANALYTICS_RAW_DAYS: the
+per-day roll-up keeps no visitors, and ``rolled_up_until`` names the last day it holds of this
+experiment (those days' visitors are left out) so a partial report never passes as whole.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from sqlalchemy.orm import Session
 from statsmodels.stats.proportion import proportion_confint, proportions_ztest
 
 from storage import experiments
-from storage.analytics_models import AttributedLine, RecEvent
+from storage.analytics_models import AttributedLine, RecDaily, RecEvent
 from storage.db import run_transaction
 
 ALPHA = 0.05
@@ -75,6 +77,8 @@ def report(engine: Engine, name: str | None = None) -> dict[str, Any]:
         raise experiments.ExperimentError(f"no experiment {name!r}" if name
                                           else "no experiment has been started")
     per = run_transaction(engine, lambda s: _counts(s, row.name))
+    rolled = run_transaction(engine, lambda s: s.scalar(
+        select(func.max(RecDaily.day)).where(RecDaily.experiment == row.name)))
     arm_names = [a for a, _ in row.arms]
     baseline = "popular" if "popular" in arm_names else arm_names[-1]
     arms, raw = [], {}
@@ -111,4 +115,5 @@ def report(engine: Engine, name: str | None = None) -> dict[str, Any]:
         })
     return {"experiment": row.name, "status": row.status, "winner": row.winner,
             "arms_shares": row.arms, "baseline": baseline, "alpha": ALPHA, "arms": arms,
-            "comparisons": comparisons}
+            "comparisons": comparisons,
+            "rolled_up_until": None if rolled is None else str(rolled)}

@@ -138,6 +138,18 @@ def stop(engine: Engine, r: redis_lib.Redis, name: str, winner: str) -> dict:
     return config
 
 
+def republish(engine: Engine, r: redis_lib.Redis) -> dict | None:
+    """Write the database's config to Redis again (worker.recovery, after Redis lost it): the
+    running experiment, else the newest one's winner; none recorded: the key goes (DMF)."""
+    row = get(engine)
+    if row is None:
+        r.delete(KEY)
+        return None
+    config = _config(row)
+    r.set(KEY, json.dumps(config))
+    return config
+
+
 def get(engine: Engine, name: str | None = None) -> Experiment | None:
     """Experiment `name`, or (None) the running one, else the newest."""
     def work(session: Session) -> Experiment | None:

@@ -27,6 +27,8 @@ def test_demo_replays_trains_evaluates_and_updates_a_list_live(tmp_path):
         assert f"\n{model} " in out
     customer = re.search(r"check: customer (\d+) bought SKU-", out).group(1)
     assert "no longer shows it" in out
+    assert "check: the dashboard shows " in out  # issue 18: the simulated week, every arm
+    assert f"dashboard (simulated week): http://127.0.0.1:{port}/dashboard?token=" in out
     assert f"http://127.0.0.1:{port}/v1/customers/{customer}/recommendations?token=" in out
     assert f"demo storefront (live): http://127.0.0.1:{port}/demo?customer={customer}" in out
     assert out.rstrip().endswith("stopped")

@@ -1,9 +1,10 @@
 """The merchant dashboard: ``/dashboard`` (a page) and ``/dashboard/data.json`` behind
 DMFREC_ADMIN_TOKEN (off, 404, while it is empty).
 
-Per day and arm: impressions, clicks, CTR, orders and attributed revenue (last
-``?days=``, default 30); the active model version, the last retrain and its gate figures,
-events pending, freshness, the experiment served. Charts are drawn by Chart.js, vendored under
+Per day, experiment and arm: impressions, clicks, CTR, orders and attributed revenue (last
+``?days=``, default 30; lists served outside any experiment, e.g. to guests, apart); the
+active model version, the last retrain and its gate figures, events pending, freshness, the
+experiment served. Charts are drawn by Chart.js, vendored under
 ``webhook/static/vendor/chartjs`` (MIT, licence kept) and served from here: no network needed.
 
 Sign in once with ``/dashboard?token=<admin token>``: the token goes into an HttpOnly,

@@ -9,6 +9,8 @@ gone, queues one `restore` (claimed, so checks meanwhile queue nothing). `restor
   the TTL that customer's last purchase leaves in the window;
 - every SKU's native Magento links (``dmfrec:native_links``, the A/B arm ``magento``) from
   the ``products`` table, where the catalogue sync stored them;
+- the A/B experiment the storefront serves (``dmfrec:experiment``: the running one, or the
+  last one's winner), from the ``experiments`` table (issue 18);
 - the database's active model version, published again when Redis lost it; then every
   customer with an order applied since the version's data was read gets a fold-in of
   today's rows (`worker.versions.publish_model_version`), not the artifact's training-time row.
@@ -22,6 +24,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from storage import experiments
 from storage.catalog import all_native_links
 from storage.ingestion import utcnow
 from storage.models import Interaction, ModelVersion
@@ -51,6 +54,7 @@ def restore(rt: Runtime) -> dict:
     started = time.monotonic()
     bought = rebuild_bought_sets(rt)
     links = rebuild_native_links(rt)
+    experiment = experiments.republish(rt.engine, rt.redis)
     version = publish.active_version(rt.redis)
     republished = None
     if version is None:
@@ -60,6 +64,7 @@ def restore(rt: Runtime) -> dict:
     rt.redis.set(INTACT, str(int(time.time())))
     rt.redis.delete(CLAIM)
     summary = {"bought_sets": bought, "native_links": links, "version": version,
+               "experiment": experiment["name"] if experiment else None,
                "folded_in": (republished or {}).get("folded_in", 0),
                "seconds": round(time.monotonic() - started, 3)}
     log.info("Redis state restored", extra=summary)

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from storage.analytics import attribute, record_events
+from storage.analytics import attribute, record_events, roll_up
 from storage.analytics_models import AttributedLine
 from storage.ingestion import Policy, guest_key, ingest
 from storage.models import Order
@@ -73,6 +73,20 @@ def test_clicked_lines_are_credited_once_and_taken_back(engine):
     assert attribute(engine, [8], POLICY, 7) == 1
     _order(engine, "f2", entity=8, state="canceled", canceled=2, updated=60)
     assert attribute(engine, [8], POLICY, 7) == 0 and _credited(engine) == []
+
+
+def test_a_refund_after_the_click_was_rolled_up_still_shrinks_the_credit_exactly(engine):
+    """The raw click goes after DMFREC_ANALYTICS_RAW_DAYS; a return can come later (or any
+    later snapshot: shipped, invoiced). The credit given then stays and follows the line."""
+    _click(engine, "42", "SKU-A", NOW - timedelta(days=6))
+    _order(engine, "e1")
+    assert attribute(engine, [7], POLICY, 7) == 1
+    assert roll_up(engine, 30, now=NOW + timedelta(days=31)) == 1  # the click is gone
+    _order(engine, "e2", refunded=1, updated=60)
+    assert attribute(engine, [7], POLICY, 7) == 1
+    assert _credited(engine) == [(7, "SKU-A", Decimal("10.0000"), "42")]
+    _order(engine, "e3", state="closed", refunded=2, updated=120)
+    assert attribute(engine, [7], POLICY, 7) == 0 and _credited(engine) == []
 
 
 def test_only_clicks_inside_the_window_count(engine):

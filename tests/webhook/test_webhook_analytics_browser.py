@@ -72,3 +72,23 @@ def test_widget_reports_impressions_and_clicks(browser, served, settings, r):  #
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"
               and "Uncaught" in e["message"]]
     assert errors == []
+
+
+def test_large_lists_are_split_into_beacons_the_server_accepts(browser, served, settings, r):  # noqa: F811
+    """Two guest lists of 50 long SKUs (the Magento module's largest list) in one batch:
+    together over DMFREC_ANALYTICS_MAX_BODY_BYTES (16 KiB), a beacon the server refuses whole.
+    The widget sends them in beacons small enough, so every impression is stored."""
+    api, origin, folder = served
+    skus = [f"{'LONG-SKU-' * 6}{k:06d}" for k in range(50)]  # 60 characters each
+    publish.publish_popular(r, [(s, 100.0 - k) for k, s in enumerate(skus)])
+    (folder / "big.html").write_text(f"""<!doctype html><html><body>
+<div id="one" data-dmfrec data-api="{api}" data-limit="50"></div>
+<div id="two" data-dmfrec data-api="{api}" data-limit="50"></div>
+<script src="{api}/widget.js"></script></body></html>""")
+    browser.set_window_size(1200, 6000)  # both lists in the viewport: both are impressions
+    browser.get(f"{origin}/big.html")
+    assert _wait_state(browser, "one") == "popular" and _wait_state(browser, "two") == "popular"
+    rows = _wait_rows(settings.database_url, 100)
+    # Both widgets asked for a session at once: two guest sessions, 50 impressions each.
+    assert len(rows) == 100 and len({subject for subject, *_ in rows}) == 2
+    assert sorted(sku for _, sku, _, _ in rows) == sorted(skus * 2)

@@ -38,6 +38,10 @@ def dash_app(make_app, settings, r):
                          "experiment": "ab", "arm": arm, "version": "v7", "at": at})
             if k < clicked:
                 rows.append(rows[-1] | {"kind": "click"})
+    # Guests outside the experiment shown the popular list: not the experiment's arm.
+    rows += [{"rec_id": f"guest{k:027d}", "sku": "SKU-9", "kind": "impression", "position": 1,
+              "subject": f"s.guest{k}.00", "experiment": "", "arm": "popular", "version": None,
+              "at": today} for k in range(30)]
     with app.app_context():
         engine = services.engine()
         record_events(engine, rows)
@@ -82,12 +86,14 @@ def test_dashboard_needs_the_admin_token(make_app, settings, dash_app):
 def test_dashboard_data_holds_the_seeded_figures(dash_app):
     data = dash_app.test_client().get(
         "/dashboard/data.json", headers={"Authorization": f"Bearer {ADMIN}"}).get_json()
-    days = {(d["day"], d["arm"]): d for d in data["days"]}
+    days = {(d["day"], d["experiment"], d["arm"]): d for d in data["days"]}
     today = utcnow().date().isoformat()
-    assert days[(today, "dmf")] | {"day": 0} == {"day": 0, "arm": "dmf", "impressions": 20,
-                                                "clicks": 5, "ctr": 0.25, "orders": 1,
-                                                "revenue": 42.5}
-    assert len(days) == 4
+    assert days[(today, "ab", "dmf")] | {"day": 0} == {
+        "day": 0, "experiment": "ab", "arm": "dmf", "impressions": 20, "clicks": 5,
+        "ctr": 0.25, "orders": 1, "revenue": 42.5}
+    assert days[(today, "ab", "popular")]["impressions"] == 20  # the guests kept apart
+    assert days[(today, "", "popular")]["impressions"] == 30
+    assert len(days) == 5
     assert data["active_model"]["version"] == "v7"
     assert data["last_retrain"]["gate"]["candidate"] == 0.1234
     assert data["events_pending"] == 1 and data["oldest_pending_s"] >= 30
@@ -107,9 +113,12 @@ def test_dashboard_page_in_chromium(browser, dash_app):  # noqa: F811
         assert browser.current_url == f"{base}/dashboard"  # the token left the address
         today = utcnow().date().isoformat()
         cells = [td.text for td in browser.find_elements(
-            By.CSS_SELECTOR, f'tr[data-day="{today}"][data-arm="dmf"] td')]
-        assert cells == [today, "dmf", "20", "5", "25.00%", "1", "42.50"]
-        assert len(browser.find_elements(By.CSS_SELECTOR, "#days tbody tr")) == 4
+            By.CSS_SELECTOR, f'tr[data-day="{today}"][data-arm="ab/dmf"] td')]
+        assert cells == [today, "ab/dmf", "20", "5", "25.00%", "1", "42.50"]
+        cells = [td.text for td in browser.find_elements(
+            By.CSS_SELECTOR, f'tr[data-day="{today}"][data-arm="popular"] td')]
+        assert cells == [today, "popular", "30", "0", "0.00%", "0", "0.00"]
+        assert len(browser.find_elements(By.CSS_SELECTOR, "#days tbody tr")) == 5
         assert browser.find_element(By.ID, "active-model").text.startswith("v7 since")
         assert "0.1234 vs 0.1111" in browser.find_element(By.ID, "last-retrain").text
         assert browser.find_element(By.ID, "events-pending").text.startswith("1 (oldest")
@@ -117,7 +126,7 @@ def test_dashboard_page_in_chromium(browser, dash_app):  # noqa: F811
             points = browser.execute_script(
                 f"var c = Chart.getChart('{chart}'); return c ? c.data.datasets.map("
                 "function (d) { return d.data.length; }) : null")
-            assert points == [2, 2]
+            assert points == [2, 2, 2]  # ab/dmf, ab/popular, popular (outside it)
         assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
     finally:
         server.shutdown()

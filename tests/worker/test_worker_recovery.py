@@ -93,3 +93,23 @@ def test_native_links_come_back_from_the_database(rt, r):
     r.hset(publish.NATIVE_LINKS, mapping={"STALE": '["A"]'})
     assert recovery.rebuild_native_links(rt) == 1
     assert r.hgetall(publish.NATIVE_LINKS) == {"A": '["B","C"]'}
+
+
+def test_the_experiment_and_its_winner_come_back_from_the_database(rt, r):
+    """Issue 18: the storefront reads the A/B config from Redis only; lost, every customer
+    would get DMF: a running experiment's other arms, or a stopped one's winner, silently gone."""
+    from storage import experiments
+
+    assert recovery.restore(rt)["experiment"] is None and r.get(experiments.KEY) is None
+    experiments.start(rt.engine, r, "first", experiments.parse_arms("dmf=50,popular=50"))
+    experiments.stop(rt.engine, r, "first", "popular")
+    running = experiments.start(rt.engine, r, "second", experiments.parse_arms(
+        "dmf=1,magento=3"))
+    r.flushdb()
+    assert recovery.restore(rt)["experiment"] == "second"
+    assert experiments.read_config(r) == running
+    experiments.stop(rt.engine, r, "second", "magento")
+    r.flushdb()
+    recovery.restore(rt)
+    assert experiments.assign(experiments.read_config(r), "42") == experiments.Assignment(
+        "", "magento")

@@ -24,13 +24,18 @@
     return out;
   }
 
+  // An experiment's arm ("ab/dmf") apart from the same list served outside any ("popular").
+  function label(d) { return d.experiment ? d.experiment + "/" + d.arm : d.arm; }
+
   function series(days, arms, field) {
     var labels = Array.from(new Set(days.map(function (d) { return d.day; }))).sort();
     var datasets = arms.map(function (arm) {
+      var colour = COLOURS[arm.split("/").pop()] || "#777";
       return {
-        label: arm, borderColor: COLOURS[arm] || "#777", backgroundColor: COLOURS[arm] || "#777",
+        label: arm, borderColor: colour, backgroundColor: colour,
+        borderDash: arm.indexOf("/") < 0 ? [6, 4] : [],
         data: labels.map(function (day) {
-          var row = days.find(function (d) { return d.day === day && d.arm === arm; });
+          var row = days.find(function (d) { return d.day === day && label(d) === arm; });
           return row ? row[field] : null;
         })
       };
@@ -43,8 +48,8 @@
     days.forEach(function (d) {
       var tr = document.createElement("tr");
       tr.setAttribute("data-day", d.day);
-      tr.setAttribute("data-arm", d.arm);
-      [d.day, d.arm, d.impressions, d.clicks,
+      tr.setAttribute("data-arm", label(d));
+      [d.day, label(d), d.impressions, d.clicks,
         d.ctr === null ? "-" : (100 * d.ctr).toFixed(2) + "%", d.orders,
         d.revenue.toFixed(2)].forEach(function (value) {
         var td = document.createElement("td");
@@ -67,7 +72,7 @@
       ? e.name + ": " + e.arms.map(function (x) { return x[0] + " " + x[1]; }).join(", ")
       : e.name + " stopped, winner " + e.winner);
     table(data.days);
-    var arms = Array.from(new Set(data.days.map(function (d) { return d.arm; }))).sort();
+    var arms = Array.from(new Set(data.days.map(label))).sort();
     new window.Chart(document.getElementById("ctr-chart"), {
       type: "line", data: series(data.days, arms, "ctr"),
       options: { animation: false, scales: { y: { beginAtZero: true } } }

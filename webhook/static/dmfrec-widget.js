@@ -147,16 +147,38 @@
     if (!timer) timer = setTimeout(flush, 2000);
   }
 
+  // The server refuses a whole beacon over DMFREC_ANALYTICS_MAX_BODY_BYTES (16 KiB by default)
+  // or with more than 20 reports: a page's reports go in as many beacons as keep under both.
+  var BEACON_BYTES = 12000, BEACON_REPORTS = 20, REPORT_EVENTS = 25;
+
+  function send(q, reports) {
+    var body = { reports: reports };
+    if (q.token) body.token = q.token;
+    var blob = new Blob([JSON.stringify(body)], { type: "text/plain" });
+    try { navigator.sendBeacon(q.api + "/v1/analytics/events", blob); } catch (e) { /* gone */ }
+  }
+
   function flush() {
     timer = null;
     Object.keys(queues).forEach(function (key) {
-      var q = queues[key];
-      var reports = Object.keys(q.reports).map(function (id) { return q.reports[id]; });
-      if (!reports.length) return;
-      var body = { reports: reports };
-      if (q.token) body.token = q.token;
-      var blob = new Blob([JSON.stringify(body)], { type: "text/plain" });
-      try { navigator.sendBeacon(q.api + "/v1/analytics/events", blob); } catch (e) { /* gone */ }
+      var q = queues[key], batch = [], size = 0;
+      Object.keys(q.reports).forEach(function (id) {
+        var report = q.reports[id];
+        // A long list's events in parts (each part names the list again: at most ~10 KB).
+        for (var i = 0; i < report.events.length; i += REPORT_EVENTS) {
+          var part = { recommendation: report.recommendation,
+            events: report.events.slice(i, i + REPORT_EVENTS) };
+          var bytes = new Blob([JSON.stringify(part)]).size;
+          if (batch.length && (size + bytes > BEACON_BYTES || batch.length === BEACON_REPORTS)) {
+            send(q, batch);
+            batch = [];
+            size = 0;
+          }
+          batch.push(part);
+          size += bytes;
+        }
+      });
+      if (batch.length) send(q, batch);
       q.reports = {};
     });
   }
