@@ -24,6 +24,7 @@ import torch
 from torch.nn import functional as F
 
 from model.dmf import DMFNetwork, gather_bags
+from model.logsumexp import masked_logsumexp
 from model.sampling import sample_negatives
 
 
@@ -88,25 +89,25 @@ def softmax_loss(
         q_pos = q_all[pos_i]
     if shared:  # every positive against the step's candidates, less what its customer bought
         return _logits_loss(p, q_pos, q_all[_index(inv_i[n:], device)],
-                            _bought(rows, users, cand, device), temperature)
+                            _bought_pairs(rows, users, cand, device), temperature)
     return _own_negatives_loss(p, q_pos, q_all[_index(inv_i[n:], device).view(n, k)],
                                temperature)
 
 
 def _logits_loss(
-    p: torch.Tensor, q_pos: torch.Tensor, q_cand: torch.Tensor, bought: torch.Tensor,
-    temperature: float,
+    p: torch.Tensor, q_pos: torch.Tensor, q_cand: torch.Tensor,
+    bought: tuple[torch.Tensor, torch.Tensor], temperature: float,
 ) -> torch.Tensor:
-    """Mean cross-entropy of each positive (class 0) against the shared candidates.
+    """Mean cross-entropy of each positive (class 0) against the shared candidates, less the
+    (positive, candidate) pairs in `bought`.
 
-    1 / T is folded into p: the [positives x candidates] logits come out of one product,
-    masked in place, with no copy, division or concatenation of that matrix (its
-    elementwise passes cost as much as the product once the towers are narrow)."""
+    1 / T is folded into p; the [positives x candidates] logits live only inside
+    `masked_logsumexp`, which passes over them a few times instead of about ten."""
     p = F.normalize(p, dim=-1) / temperature
-    neg = (p @ F.normalize(q_cand, dim=-1).T).masked_fill_(bought, float("-inf"))
     pos = (p * F.normalize(q_pos, dim=-1)).sum(-1)
     # log(e^pos + sum e^neg) - pos
-    return (torch.logaddexp(pos, torch.logsumexp(neg, dim=1)) - pos).mean()
+    return (torch.logaddexp(pos, masked_logsumexp(p, F.normalize(q_cand, dim=-1), *bought))
+            - pos).mean()
 
 
 def _own_negatives_loss(
@@ -127,18 +128,25 @@ def _shared_candidates(negatives: np.ndarray, most: int) -> np.ndarray:
     return cand
 
 
-def _bought(
+def _bought_pairs(
     rows: sp.csr_matrix, users: np.ndarray, cand: np.ndarray, device: torch.device
-) -> torch.Tensor:
-    """Bool [len(users), len(cand)]: did the customer of each positive buy each candidate.
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(positions in `users`, positions in `cand`) of each customer's bought candidates.
 
-    Built from the customers' sparse rows: O(their purchases), never [users, n_items]."""
+    From the customers' sparse rows: O(their purchases), never [users, n_items]."""
     where = np.full(rows.shape[1], -1, dtype=np.int64)
     where[cand] = np.arange(len(cand))
     sub = rows[users]
     r = np.repeat(np.arange(len(users)), np.diff(sub.indptr))
     c = where[sub.indices]
     keep = c >= 0
+    return _index(r[keep], device), _index(c[keep], device)
+
+
+def _bought(
+    rows: sp.csr_matrix, users: np.ndarray, cand: np.ndarray, device: torch.device
+) -> torch.Tensor:
+    """Bool [len(users), len(cand)]: did the customer of each positive buy each candidate."""
     mask = torch.zeros(len(users), len(cand), dtype=torch.bool, device=device)
-    mask[_index(r[keep], device), _index(c[keep], device)] = True
+    mask[_bought_pairs(rows, users, cand, device)] = True
     return mask

@@ -9,6 +9,7 @@ import torch
 from torch.nn import functional as F
 
 from model.dmf import gather_bags
+from model.logsumexp import masked_logsumexp
 from model.recommender import DMF, DMFConfig
 from model.softmax import epoch_groups, softmax_loss
 from tests.test_dmf import FAST, two_groups
@@ -141,3 +142,44 @@ def test_shared_negatives_learn_the_taste_groups_deterministically():
     assert not np.array_equal(scores, own.score(np.arange(60)))
     with pytest.raises(ValueError, match="shared_negatives"):
         DMFConfig(shared_negatives=-1)
+
+
+def _chain(p, q, rows, cols):
+    """The plain autograd chain masked_logsumexp replaces."""
+    mask = torch.zeros(p.shape[0], q.shape[0], dtype=torch.bool)
+    mask[rows, cols] = True
+    return torch.logsumexp((p @ q.T).masked_fill(mask, float("-inf")), dim=1)
+
+
+def test_masked_logsumexp_has_the_chains_value_and_gradient():
+    gen = torch.Generator().manual_seed(0)
+    p = torch.randn(6, 4, dtype=torch.float64, generator=gen, requires_grad=True)
+    q = torch.randn(9, 4, dtype=torch.float64, generator=gen, requires_grad=True)
+    rows = torch.tensor([0, 0, 3, 5, 5, 5, 5, 5, 5, 5, 5, 5])  # row 5: every candidate bought
+    cols = torch.tensor([1, 7, 2, 0, 1, 2, 3, 4, 5, 6, 7, 8])
+    weights = torch.randn(6, dtype=torch.float64, generator=gen)
+    got = masked_logsumexp(p, q, rows, cols)
+    want = _chain(p, q, rows, cols)
+    torch.testing.assert_close(got[:5], want[:5])
+    assert got[5] == float("-inf") == want[5]
+    # Gradients of a weighted sum of the finite rows (the -inf row contributes 0 gradient).
+    (got[:5] * weights[:5]).sum().backward()
+    gp, gq = p.grad.clone(), q.grad.clone()
+    p.grad = q.grad = None
+    (want[:5] * weights[:5]).sum().backward()
+    torch.testing.assert_close(gp, p.grad)
+    torch.testing.assert_close(gq, q.grad)
+    assert torch.isfinite(gp).all() and gp[5].abs().sum() == 0
+
+
+def test_masked_logsumexp_follows_bf16_autocast():
+    gen = torch.Generator().manual_seed(1)
+    p = (torch.randn(64, 16, generator=gen) * 3).requires_grad_()
+    q = torch.randn(200, 16, generator=gen).requires_grad_()
+    rows, cols = torch.tensor([0, 1, 2]), torch.tensor([5, 6, 7])
+    with torch.autocast("cpu", torch.bfloat16):
+        got = masked_logsumexp(p, q, rows, cols)
+    got.sum().backward()
+    assert got.dtype == torch.float32 and p.grad.dtype == q.grad.dtype == torch.float32
+    want = _chain(p.detach(), q.detach(), rows, cols)
+    torch.testing.assert_close(got.detach(), want, rtol=0.02, atol=0.2)
