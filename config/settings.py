@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -73,6 +74,8 @@ class Settings(BaseSettings):
     # default); fewer when one brings no validation gain
     train_warm_start: bool = True  # nightly retrain starts from the active model's weights
     train_patience: int = 0  # epochs without a validation gain before a member stops (0: 2)
+    # Training's matrix products: bf16 where the hardware has it (auto), or forced.
+    train_precision: Literal["auto", "fp32", "bf16"] = "auto"
     # Data lifecycle and recovery (issue 16: bad events, training lock, retention).
     event_max_attempts: int = 3  # failed applications (not outages) before an event is `failed`
     train_lock_ttl_s: int = 300  # training lock TTL, renewed by a heartbeat while a run lives

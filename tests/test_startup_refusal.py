@@ -110,3 +110,8 @@ def test_celery_worker_and_beat_refuse_to_start(command, env, variable):
     assert done.returncode != 0
     assert "refusing to start" in done.stderr and variable in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_an_unknown_training_precision_is_refused():
+    with pytest.raises(ValidationError, match="train_precision"):
+        Settings(database_url="sqlite:///x.db", train_precision="fp8")

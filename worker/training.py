@@ -167,7 +167,7 @@ def _retrain(rt: Runtime, progress: bool = False) -> dict:
     # Train on the window ending at the cutoff; judge on what was bought after it.
     before, holdout = _holdout(rt, full, now)
     overrides = {"epochs": s.train_epochs, "members": s.train_members,
-                 "patience": s.train_patience}
+                 "patience": s.train_patience, "precision": s.train_precision}
     model = DMF(**{k: v for k, v in overrides.items() if v})
     customers = [str(u) for u in before.user_ids.tolist()]
     skus = [str(x) for x in before.item_ids.tolist()]

@@ -41,7 +41,8 @@ def test_nightly_retrain_trains_registers_and_publishes(shop, r):
 
 
 def test_the_nightly_model_has_the_configured_members(shop):
-    shop.settings = shop.settings.model_copy(update={"train_members": 2, "train_patience": 7})
+    shop.settings = shop.settings.model_copy(update={"train_members": 2, "train_patience": 7,
+                                                     "train_precision": "fp32"})
     training.nightly_retrain(shop)
     model = shop.active_model().model
     # At most the configured networks: the second one is trained, and kept only if it
@@ -50,6 +51,7 @@ def test_the_nightly_model_has_the_configured_members(shop):
     assert model.config.members == len(model.nets) <= 2
     assert model.config.patience == 7  # DMFREC_TRAIN_PATIENCE
     assert model.config.epochs == 2  # DMFREC_TRAIN_EPOCHS: each member's
+    assert model.config.precision == "fp32"  # DMFREC_TRAIN_PRECISION
 
 
 def test_the_nightly_retrain_warm_starts_from_the_active_model(shop):
