@@ -6,10 +6,10 @@ that updates nothing is also how ingestion locks a row that may not exist yet.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, case, func
+from sqlalchemy import ColumnElement, Table, case, func
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.orm import Session
 
@@ -22,7 +22,7 @@ def chunks(seq: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
         yield seq[start : start + size]
 
 
-def _dialect(session: Session) -> str:
+def dialect_name(session: Session) -> str:
     name = session.get_bind().dialect.name
     return "mysql" if name in ("mysql", "mariadb") else name
 
@@ -43,7 +43,7 @@ def upsert(
     keys = list(conflict or [c.name for c in table.primary_key.columns])
     if update is None:
         update = [c.name for c in table.columns if c.name not in keys]
-    dialect = _dialect(session)
+    dialect = dialect_name(session)
     for part in chunks(rows):
         if dialect == "sqlite":
             stmt = sqlite.insert(table)
@@ -79,7 +79,7 @@ def upsert_newer(
     if not rows:
         return
     keys = [c.name for c in table.primary_key.columns]
-    dialect = _dialect(session)
+    dialect = dialect_name(session)
     for part in chunks(rows):
         if dialect == "sqlite":
             stmt = sqlite.insert(table)
@@ -101,6 +101,35 @@ def upsert_newer(
             pairs += [(c, case((newer, new[c]), else_=table.c[c])) for c in always]
             pairs.append((stamp, case((newer, new[stamp]), else_=table.c[stamp])))
             stmt = stmt.on_duplicate_key_update(pairs)
+        else:
+            raise NotImplementedError(f"no upsert for dialect {dialect!r}")
+        session.execute(stmt, list(part))
+
+
+Merge = Callable[[ColumnElement[Any], ColumnElement[Any]], ColumnElement[Any]]
+
+
+def upsert_merge(
+    session: Session, table: Table, rows: Sequence[Mapping[str, Any]],
+    merge: Mapping[str, Merge],
+) -> None:
+    """Upsert where a conflicting row's column `c` becomes `merge[c](stored, new)`: e.g. a
+    sum, so that concurrent writers add up under the row lock instead of overwriting."""
+    if not rows:
+        return
+    keys = [c.name for c in table.primary_key.columns]
+    dialect = dialect_name(session)
+    for part in chunks(rows):
+        if dialect == "sqlite":
+            stmt = sqlite.insert(table)
+            stmt = stmt.on_conflict_do_update(index_elements=keys, set_={
+                c: f(table.c[c], stmt.excluded[c]) for c, f in merge.items()})
+        elif dialect == "mysql":
+            stmt = mysql.insert(table)
+            # Each expression reads only its own column: MySQL's left-to-right assignment
+            # cannot show one a value already merged.
+            stmt = stmt.on_duplicate_key_update([
+                (c, f(table.c[c], stmt.inserted[c])) for c, f in merge.items()])
         else:
             raise NotImplementedError(f"no upsert for dialect {dialect!r}")
         session.execute(stmt, list(part))
