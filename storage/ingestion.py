@@ -37,13 +37,13 @@ import hashlib
 import hmac
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from sqlalchemy import Engine, bindparam, delete, select, tuple_, update
+from sqlalchemy import Engine, bindparam, case, delete, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from config import get_settings
@@ -66,7 +66,7 @@ from storage.snapshot import (
     event_body,
     parse_event,
 )
-from storage.upsert import chunks, upsert, upsert_newer
+from storage.upsert import CHUNK, chunks, upsert, upsert_newer
 
 ORDERS = Order.__table__
 LINES = OrderLine.__table__
@@ -76,6 +76,9 @@ PRODUCTS = Product.__table__
 Outcome = Literal["applied", "stale", "duplicate", "failed", "missing"]
 QUANT = Decimal("0.0001")
 ZERO = Decimal(0)
+T = TypeVar("T")
+# Payload bytes in one UPDATE of events: far below MariaDB's max_allowed_packet (16 MiB).
+STATEMENT_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -484,16 +487,32 @@ def compact_body(event: SnapshotEvent) -> str:
 
 def _mark_compact(session: Session, events: Sequence[SnapshotEvent],
                   outcomes: Mapping[str, Outcome], policy: Policy, now: datetime) -> None:
-    """Mark applied/stale events processed, with their compact payload and customer key."""
-    rows = [{"eid": e.event_id, "st": outcomes[e.event_id], "body": compact_body(e),
-             "ck": customer_key(e.order, policy.guest_salt)[0]}
+    """Mark applied/stale events processed, with their compact payload and customer key:
+    one UPDATE per part of the batch (CASE on the event id), not one per event."""
+    rows = [(e.event_id, outcomes[e.event_id], compact_body(e),
+             customer_key(e.order, policy.guest_salt)[0])
             for e in sorted(events, key=lambda e: e.event_id)]
-    if rows:
+    by = EVENTS.c.event_id
+    for part in _parts_by_size(rows, lambda row: len(row[2])):
         session.execute(
-            update(EVENTS).where(EVENTS.c.event_id == bindparam("eid"))
-            .values(status=bindparam("st"), processed_at=now, payload=bindparam("body"),
-                    customer_key=bindparam("ck")),
-            rows)
+            update(EVENTS).where(by.in_([r[0] for r in part]))
+            .values(status=case({r[0]: r[1] for r in part}, value=by),
+                    payload=case({r[0]: r[2] for r in part}, value=by),
+                    customer_key=case({r[0]: r[3] for r in part}, value=by),
+                    processed_at=now))
+
+
+def _parts_by_size(rows: Sequence[T], size: Callable[[T], int],
+                   limit: int = STATEMENT_BYTES) -> Iterator[Sequence[T]]:
+    """`chunks` that also end once their rows' sizes reach `limit`."""
+    start, total = 0, 0
+    for k, row in enumerate(rows):
+        total += size(row)
+        if total >= limit or k + 1 - start >= CHUNK:
+            yield rows[start:k + 1]
+            start, total = k + 1, 0
+    if start < len(rows):
+        yield rows[start:]
 
 
 def ingest(
