@@ -6,9 +6,12 @@ Magento, so it orders two saves within Magento's one-second `updated_at`. An old
 overwrites a newer one; an equal one is applied again, which changes nothing (idempotent).
 
 Each line's effective quantity is `qty_ordered - qty_canceled - qty_refunded`, taken from that
-newest snapshot; then every customer x SKU pair touched (before or after) is recomputed from the
-stored lines, not incremented, in the same transaction. Duplicates and out-of-order deliveries
-therefore cannot double count or resurrect a purchase.
+newest snapshot. The snapshot's lines are compared with the order's stored lines (its row
+locked): only changed lines are written, and only the customer x SKU pairs where a line's
+contribution changed are touched, in the same transaction (storage.pairs): a pair that lost
+any contribution is recomputed from the stored lines; one that only gained is added to by
+exactly what the snapshot adds over the stored order. A duplicate or an older snapshot differs
+from nothing stored, so it cannot double count or resurrect a purchase.
 
 Counting policy (`Policy`, from settings): orders in `uncounted_states` do not count; guests
 count under "g:" + a salted HMAC of their lower-cased email, or not at all (`guest_policy=skip`);
@@ -24,9 +27,12 @@ once sent, is kept when a later snapshot omits it (an invoice or refund saved in
 no browser session to send), and an older snapshot arriving late still brings it.
 
 Concurrency: locks are taken in one global order (events, orders, products, interactions; each
-sorted by key). MariaDB runs READ COMMITTED (see storage.db), with `SELECT ... FOR UPDATE` on the
-order rows and an upsert lock on each pair before it is recomputed, so the recomputation sees
-every committed line; SQLite serialises writers with BEGIN IMMEDIATE. Deadlocks are retried.
+sorted by key, except that the pairs a batch adds to come before those it recomputes: two
+batches may deadlock there, and are retried). MariaDB runs READ COMMITTED (see
+storage.db), with `SELECT ... FOR UPDATE` on the order rows and an upsert lock on each pair
+before it is recomputed, so the recomputation sees every committed line, and a pair grows under
+its row lock (stored + growth); SQLite serialises writers with BEGIN IMMEDIATE. Deadlocks are
+retried.
 A worker's batch (`process_batch`) claims its pending events with SKIP LOCKED: it never waits
 for events another batch holds, so it joins the order above at the orders.
 """
