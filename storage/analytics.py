@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, insert, or_, select
+from sqlalchemy import Engine, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from storage.analytics_models import AttributedLine, RecDaily, RecEvent
@@ -50,18 +50,25 @@ def attribute_orders(session: Session, order_ids: Iterable[int], policy: Policy,
         prior = {(r.order_id, r.item_id): r for r in session.execute(
             select(ATTRIBUTED).where(ATTRIBUTED.c.order_id.in_(part)))}
         session.execute(delete(ATTRIBUTED).where(ATTRIBUTED.c.order_id.in_(part)))
+        # Most orders' customers and sessions never clicked: their lines are not read at all.
+        whose = {r.entity_id: {s for s in (r.customer_key, r.session_id) if s is not None}
+                    for r in session.execute(select(Order.entity_id, Order.customer_key,
+                                                    Order.session_id)
+                                             .where(Order.entity_id.in_(part)))}
+        clicked = _clicked(session, set().union(*whose.values()))
+        clickers = {s for s, _ in clicked}
+        candidates = sorted(oid for oid, subs in whose.items() if subs & clickers)
+        if not candidates:
+            continue
         level = OrderLine.is_leaf if policy.sku_level == "simple" else OrderLine.is_top
         q = (select(OrderLine.order_id, OrderLine.item_id, OrderLine.sku, OrderLine.amount,
                     Order.customer_key, Order.session_id, Order.created_at)
              .join(Order, Order.entity_id == OrderLine.order_id)
-             .where(OrderLine.order_id.in_(part), level.is_(True), OrderLine.effective_qty > 0,
-                    or_(Order.customer_key.is_not(None), Order.session_id.is_not(None))))
+             .where(OrderLine.order_id.in_(candidates), level.is_(True),
+                    OrderLine.effective_qty > 0))
         if policy.uncounted_states:
             q = q.where(Order.state.not_in(sorted(policy.uncounted_states)))
         lines = session.execute(q).all()
-        # Most lines were never clicked: one query finds the few that were (one each before).
-        clicked = _clicked(session, {s for line in lines
-                                     for s in (line.customer_key, line.session_id) if s})
         rows = []
         for line in lines:
             subjects = [s for s in (line.customer_key, line.session_id) if s is not None]

@@ -6,9 +6,12 @@ Magento, so it orders two saves within Magento's one-second `updated_at`. An old
 overwrites a newer one; an equal one is applied again, which changes nothing (idempotent).
 
 Each line's effective quantity is `qty_ordered - qty_canceled - qty_refunded`, taken from that
-newest snapshot; then every customer x SKU pair touched (before or after) is recomputed from the
-stored lines, not incremented, in the same transaction. Duplicates and out-of-order deliveries
-therefore cannot double count or resurrect a purchase.
+newest snapshot. The snapshot's lines are compared with the order's stored lines (its row
+locked): only changed lines are written, and only the customer x SKU pairs where a line's
+contribution changed are touched, in the same transaction (storage.pairs): a pair that lost
+any contribution is recomputed from the stored lines; one that only gained is added to by
+exactly what the snapshot adds over the stored order. A duplicate or an older snapshot differs
+from nothing stored, so it cannot double count or resurrect a purchase.
 
 Counting policy (`Policy`, from settings): orders in `uncounted_states` do not count; guests
 count under "g:" + a salted HMAC of their lower-cased email, or not at all (`guest_policy=skip`);
@@ -24,9 +27,12 @@ once sent, is kept when a later snapshot omits it (an invoice or refund saved in
 no browser session to send), and an older snapshot arriving late still brings it.
 
 Concurrency: locks are taken in one global order (events, orders, products, interactions; each
-sorted by key). MariaDB runs READ COMMITTED (see storage.db), with `SELECT ... FOR UPDATE` on the
-order rows and an upsert lock on each pair before it is recomputed, so the recomputation sees
-every committed line; SQLite serialises writers with BEGIN IMMEDIATE. Deadlocks are retried.
+sorted by key, except that the pairs a batch adds to come before those it recomputes: two
+batches may deadlock there, and are retried). MariaDB runs READ COMMITTED (see
+storage.db), with `SELECT ... FOR UPDATE` on the order rows and an upsert lock on each pair
+before it is recomputed, so the recomputation sees every committed line, and a pair grows under
+its row lock (stored + growth); SQLite serialises writers with BEGIN IMMEDIATE. Deadlocks are
+retried.
 A worker's batch (`process_batch`) claims its pending events with SKIP LOCKED: it never waits
 for events another batch holds, so it joins the order above at the orders.
 """
@@ -37,19 +43,25 @@ import hashlib
 import hmac
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from sqlalchemy import Engine, Select, bindparam, delete, distinct, func, select, tuple_, update
+from sqlalchemy import Engine, bindparam, case, delete, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from config import get_settings
 from config.settings import Settings
 from storage.db import run_transaction
 from storage.models import Event, Interaction, Order, OrderLine, Product
+from storage.pairs import (
+    Contribution,
+    aggregate_query,
+    contributions,
+    update_pairs,
+)
 from storage.snapshot import (
     ORDER_STATES,
     OrderSnapshot,
@@ -60,7 +72,7 @@ from storage.snapshot import (
     event_body,
     parse_event,
 )
-from storage.upsert import chunks, upsert, upsert_newer
+from storage.upsert import CHUNK, chunks, upsert, upsert_newer
 
 ORDERS = Order.__table__
 LINES = OrderLine.__table__
@@ -70,6 +82,9 @@ PRODUCTS = Product.__table__
 Outcome = Literal["applied", "stale", "duplicate", "failed", "missing"]
 QUANT = Decimal("0.0001")
 ZERO = Decimal(0)
+T = TypeVar("T")
+# Payload bytes in one UPDATE of events: far below MariaDB's max_allowed_packet (16 MiB).
+STATEMENT_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -267,7 +282,8 @@ def apply_snapshots(
     for part in chunks(ids):
         q = (
             select(ORDERS.c.entity_id, ORDERS.c.updated_at, ORDERS.c.progress,
-                   ORDERS.c.customer_key, ORDERS.c.session_id)
+                   ORDERS.c.customer_key, ORDERS.c.session_id, ORDERS.c.state,
+                   ORDERS.c.guest, ORDERS.c.created_at)
             .where(ORDERS.c.entity_id.in_(part))
             .order_by(ORDERS.c.entity_id)
             .with_for_update()
@@ -284,16 +300,12 @@ def apply_snapshots(
         session.execute(update(ORDERS).where(ORDERS.c.entity_id == bindparam("o"))
                         .values(session_id=bindparam("s")), late)
 
-    pairs: set[tuple[str, str]] = set()
-    old_items: dict[int, set[int]] = defaultdict(set)
+    # What is stored of the orders to apply: written again only where a line changed, and
+    # a pair recomputed only where a line's contribution to it changed.
+    old_lines: dict[int, dict[int, Mapping[str, Any]]] = defaultdict(dict)
     for part in chunks(fresh_ids):
-        q = select(LINES.c.order_id, LINES.c.item_id, LINES.c.sku).where(
-            LINES.c.order_id.in_(part)
-        )
-        for r in session.execute(q):
-            old_items[r.order_id].add(r.item_id)
-            if (key := stored[r.order_id].customer_key) is not None:
-                pairs.add((key, r.sku))
+        for r in session.execute(select(LINES).where(LINES.c.order_id.in_(part))):
+            old_lines[r.order_id][r.item_id] = r._mapping
 
     order_rows = [_order_row(d, policy, now) for d in fresh]
     for row in order_rows:  # the session an order was placed from never changes: keep it
@@ -301,28 +313,27 @@ def apply_snapshots(
             oid = row["entity_id"]
             row["session_id"] = sessions[oid][1] if oid in sessions else stored[oid].session_id
     line_rows = [row for d in fresh for row in derive_lines(d.order)]
-    upsert(session, ORDERS, order_rows)
-    upsert(session, LINES, line_rows)
-    new_items: dict[int, set[int]] = defaultdict(set)
+    new_lines: dict[int, dict[int, Mapping[str, Any]]] = defaultdict(dict)
     for row in line_rows:
-        new_items[row["order_id"]].add(row["item_id"])
-    gone = [
-        {"o": oid, "i": iid}
-        for oid, items_before in old_items.items()
-        for iid in sorted(items_before - new_items[oid])
-    ]
-    if gone:
-        session.execute(
-            delete(LINES).where(
-                LINES.c.order_id == bindparam("o"), LINES.c.item_id == bindparam("i")
-            ),
-            gone,
-        )
-    keys = {row["entity_id"]: row["customer_key"] for row in order_rows}
-    pairs.update((keys[r["order_id"]], r["sku"]) for r in line_rows if keys[r["order_id"]])
+        new_lines[row["order_id"]][row["item_id"]] = row
+    upsert(session, ORDERS, order_rows)
+    upsert(session, LINES, [row for row in line_rows
+                            if _line_changed(old_lines[row["order_id"]].get(row["item_id"]), row)])
+    gone = [(oid, iid) for oid, lines in old_lines.items()
+            for iid in sorted(set(lines) - set(new_lines[oid]))]
+    for part in chunks(gone):
+        session.execute(delete(LINES).where(
+            tuple_(LINES.c.order_id, LINES.c.item_id).in_(part),
+            LINES.c.order_id.in_(sorted({oid for oid, _ in part}))))
+    before: set[Contribution] = set()
+    after: set[Contribution] = set()
+    for row in order_rows:
+        oid = row["entity_id"]
+        before |= contributions(stored[oid]._mapping, old_lines[oid].values(), policy)
+        after |= contributions(row, new_lines[oid].values(), policy)
 
     _learn_products(session, deliveries, fresh, line_rows, policy, now)
-    recompute_pairs(session, pairs, policy, now)
+    pairs = update_pairs(session, before, after, policy, now)
     if touched is not None:
         touched.update(k for k, _ in pairs)
     # In turn: a snapshot is applied if not older than the stored one nor than any before it.
@@ -337,6 +348,11 @@ def apply_snapshots(
         else:
             outcomes.append("stale")
     return outcomes
+
+
+def _line_changed(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:
+    """Whether a derived line differs from its stored row (None: not stored yet)."""
+    return old is None or any(old[c] != v for c, v in new.items())
 
 
 def _learn_products(
@@ -374,30 +390,6 @@ def _learn_products(
     upsert_newer(session, PRODUCTS, rows, stamp="info_at", fields=cols, always=("updated_at",))
 
 
-def aggregate_query(policy: Policy) -> Select:
-    """customer_key, sku, qty, amount, order_count, first_at, last_at of the counted lines."""
-    level = LINES.c.is_leaf if policy.sku_level == "simple" else LINES.c.is_top
-    q = (
-        select(
-            ORDERS.c.customer_key,
-            LINES.c.sku,
-            func.sum(LINES.c.effective_qty).label("qty"),
-            func.sum(LINES.c.amount).label("amount"),
-            func.count(distinct(ORDERS.c.entity_id)).label("order_count"),
-            func.min(ORDERS.c.created_at).label("first_at"),
-            func.max(ORDERS.c.created_at).label("last_at"),
-        )
-        .select_from(LINES.join(ORDERS, ORDERS.c.entity_id == LINES.c.order_id))
-        .where(level.is_(True), LINES.c.effective_qty > 0, ORDERS.c.customer_key.is_not(None))
-        .group_by(ORDERS.c.customer_key, LINES.c.sku)
-    )
-    if policy.uncounted_states:
-        q = q.where(ORDERS.c.state.not_in(sorted(policy.uncounted_states)))
-    if policy.guest_policy == "skip":
-        q = q.where(ORDERS.c.guest.is_(False))
-    return q
-
-
 def _pair_row(r: Any, now: datetime) -> dict[str, Any]:
     return {
         "customer_key": r.customer_key,
@@ -409,33 +401,6 @@ def _pair_row(r: Any, now: datetime) -> dict[str, Any]:
         "last_purchase_at": r.last_at,
         "updated_at": now,
     }
-
-
-def recompute_pairs(
-    session: Session, pairs: Iterable[tuple[str, str]], policy: Policy, now: datetime | None = None
-) -> None:
-    """Lock each customer x SKU pair, recompute it from the lines, store it or delete it."""
-    now = now or utcnow()
-    base = aggregate_query(policy)
-    for part in chunks(sorted(pairs)):
-        placeholder = {"qty": ZERO, "amount": ZERO, "order_count": 0, "first_purchase_at": now,
-                       "last_purchase_at": now, "updated_at": now}
-        upsert(session, PAIRS, [{"customer_key": k, "sku": s} | placeholder for k, s in part],
-               update=[])
-        customers = sorted({k for k, _ in part})
-        # The single-column IN lets SQLite drive the join from the customer index too.
-        q = base.where(tuple_(ORDERS.c.customer_key, LINES.c.sku).in_(part),
-                       ORDERS.c.customer_key.in_(customers))
-        found = [_pair_row(r, now) for r in session.execute(q)]
-        upsert(session, PAIRS, found)
-        missing = set(part) - {(r["customer_key"], r["sku"]) for r in found}
-        if missing:
-            session.execute(
-                delete(PAIRS).where(
-                    tuple_(PAIRS.c.customer_key, PAIRS.c.sku).in_(sorted(missing)),
-                    PAIRS.c.customer_key.in_(customers),
-                )
-            )
 
 
 def rebuild_interactions(engine_or_url: Engine | str | None, policy: Policy | None = None) -> int:
@@ -528,16 +493,32 @@ def compact_body(event: SnapshotEvent) -> str:
 
 def _mark_compact(session: Session, events: Sequence[SnapshotEvent],
                   outcomes: Mapping[str, Outcome], policy: Policy, now: datetime) -> None:
-    """Mark applied/stale events processed, with their compact payload and customer key."""
-    rows = [{"eid": e.event_id, "st": outcomes[e.event_id], "body": compact_body(e),
-             "ck": customer_key(e.order, policy.guest_salt)[0]}
+    """Mark applied/stale events processed, with their compact payload and customer key:
+    one UPDATE per part of the batch (CASE on the event id), not one per event."""
+    rows = [(e.event_id, outcomes[e.event_id], compact_body(e),
+             customer_key(e.order, policy.guest_salt)[0])
             for e in sorted(events, key=lambda e: e.event_id)]
-    if rows:
+    by = EVENTS.c.event_id
+    for part in _parts_by_size(rows, lambda row: len(row[2])):
         session.execute(
-            update(EVENTS).where(EVENTS.c.event_id == bindparam("eid"))
-            .values(status=bindparam("st"), processed_at=now, payload=bindparam("body"),
-                    customer_key=bindparam("ck")),
-            rows)
+            update(EVENTS).where(by.in_([r[0] for r in part]))
+            .values(status=case({r[0]: r[1] for r in part}, value=by),
+                    payload=case({r[0]: r[2] for r in part}, value=by),
+                    customer_key=case({r[0]: r[3] for r in part}, value=by),
+                    processed_at=now))
+
+
+def _parts_by_size(rows: Sequence[T], size: Callable[[T], int],
+                   limit: int = STATEMENT_BYTES) -> Iterator[Sequence[T]]:
+    """`chunks` that also end once their rows' sizes reach `limit`."""
+    start, total = 0, 0
+    for k, row in enumerate(rows):
+        total += size(row)
+        if total >= limit or k + 1 - start >= CHUNK:
+            yield rows[start:k + 1]
+            start, total = k + 1, 0
+    if start < len(rows):
+        yield rows[start:]
 
 
 def ingest(

@@ -17,7 +17,8 @@ from sqlalchemy import Engine, func, select
 from config import get_settings
 from model.interactions import Interactions, Purchases, ValueScheme
 from storage.db import as_engine
-from storage.ingestion import ORDERS, Policy, aggregate_query, utcnow
+from storage.ingestion import ORDERS, Policy, utcnow
+from storage.pairs import aggregate_query
 
 BATCH = 10_000
 

@@ -6,10 +6,10 @@ that updates nothing is also how ingestion locks a row that may not exist yet.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, case, func
+from sqlalchemy import ColumnElement, Table, case, func
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.orm import Session
 
@@ -22,9 +22,26 @@ def chunks(seq: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
         yield seq[start : start + size]
 
 
-def _dialect(session: Session) -> str:
+def dialect_name(session: Session) -> str:
     name = session.get_bind().dialect.name
     return "mysql" if name in ("mysql", "mariadb") else name
+
+
+def _each_part(session: Session, table: Table, rows: Sequence[Mapping[str, Any]],
+               on_sqlite: Callable[[sqlite.Insert], sqlite.Insert],
+               on_mysql: Callable[[mysql.Insert], mysql.Insert]) -> None:
+    """Execute the dialect's INSERT of `table`, completed by `on_<dialect>`, per chunk."""
+    if not rows:
+        return
+    dialect = dialect_name(session)
+    for part in chunks(rows):
+        if dialect == "sqlite":
+            stmt: Any = on_sqlite(sqlite.insert(table))
+        elif dialect == "mysql":
+            stmt = on_mysql(mysql.insert(table))
+        else:
+            raise NotImplementedError(f"no upsert for dialect {dialect!r}")
+        session.execute(stmt, list(part))
 
 
 def upsert(
@@ -38,30 +55,22 @@ def upsert(
     """Insert `rows`; on a key conflict set the `update` columns (None: all non-key columns;
     empty: change nothing, only lock the existing row). `conflict`: the unique key's columns
     (default: the primary key; MySQL reacts to any unique key anyway)."""
-    if not rows:
-        return
     keys = list(conflict or [c.name for c in table.primary_key.columns])
-    if update is None:
-        update = [c.name for c in table.columns if c.name not in keys]
-    dialect = _dialect(session)
-    for part in chunks(rows):
-        if dialect == "sqlite":
-            stmt = sqlite.insert(table)
-            if update:
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=keys, set_={c: stmt.excluded[c] for c in update}
-                )
-            else:
-                stmt = stmt.on_conflict_do_nothing(index_elements=keys)
-        elif dialect == "mysql":
-            stmt = mysql.insert(table)
-            if update:
-                stmt = stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in update})
-            else:  # a no-op assignment still locks the duplicate row
-                stmt = stmt.on_duplicate_key_update({keys[0]: table.c[keys[0]]})
-        else:
-            raise NotImplementedError(f"no upsert for dialect {dialect!r}")
-        session.execute(stmt, list(part))
+    cols = [c.name for c in table.columns if c.name not in keys] if update is None else update
+
+    def on_sqlite(stmt: sqlite.Insert) -> sqlite.Insert:
+        if cols:
+            return stmt.on_conflict_do_update(index_elements=keys,
+                                              set_={c: stmt.excluded[c] for c in cols})
+        return stmt.on_conflict_do_nothing(index_elements=keys)
+
+    def on_mysql(stmt: mysql.Insert) -> mysql.Insert:
+        if cols:
+            return stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in cols})
+        # a no-op assignment still locks the duplicate row
+        return stmt.on_duplicate_key_update({keys[0]: table.c[keys[0]]})
+
+    _each_part(session, table, rows, on_sqlite, on_mysql)
 
 
 def upsert_newer(
@@ -76,31 +85,43 @@ def upsert_newer(
     """Upsert where a conflicting row is only changed when the new `stamp` is not older; then
     each of `fields` takes the new value unless it is NULL, and `stamp` the newer time.
     `always` columns are set on every accepted change (e.g. our own updated_at)."""
-    if not rows:
-        return
     keys = [c.name for c in table.primary_key.columns]
-    dialect = _dialect(session)
-    for part in chunks(rows):
-        if dialect == "sqlite":
-            stmt = sqlite.insert(table)
-            new = stmt.excluded
-            set_ = {f: func.coalesce(new[f], table.c[f]) for f in fields}
-            set_ |= {c: new[c] for c in (*always, stamp)}
-            stmt = stmt.on_conflict_do_update(
-                index_elements=keys, set_=set_, where=new[stamp] >= table.c[stamp]
-            )
-        elif dialect == "mysql":
-            stmt = mysql.insert(table)
-            new = stmt.inserted
-            newer = new[stamp] >= table.c[stamp]
-            # MySQL assigns left to right: the stamp must come last, after the comparisons.
-            pairs = [
-                (f, case((newer, func.coalesce(new[f], table.c[f])), else_=table.c[f]))
-                for f in fields
-            ]
-            pairs += [(c, case((newer, new[c]), else_=table.c[c])) for c in always]
-            pairs.append((stamp, case((newer, new[stamp]), else_=table.c[stamp])))
-            stmt = stmt.on_duplicate_key_update(pairs)
-        else:
-            raise NotImplementedError(f"no upsert for dialect {dialect!r}")
-        session.execute(stmt, list(part))
+
+    def on_sqlite(stmt: sqlite.Insert) -> sqlite.Insert:
+        new = stmt.excluded
+        set_ = {f: func.coalesce(new[f], table.c[f]) for f in fields}
+        set_ |= {c: new[c] for c in (*always, stamp)}
+        return stmt.on_conflict_do_update(index_elements=keys, set_=set_,
+                                          where=new[stamp] >= table.c[stamp])
+
+    def on_mysql(stmt: mysql.Insert) -> mysql.Insert:
+        new = stmt.inserted
+        newer = new[stamp] >= table.c[stamp]
+        # MySQL assigns left to right: the stamp must come last, after the comparisons.
+        pairs = [(f, case((newer, func.coalesce(new[f], table.c[f])), else_=table.c[f]))
+                 for f in fields]
+        pairs += [(c, case((newer, new[c]), else_=table.c[c])) for c in always]
+        pairs.append((stamp, case((newer, new[stamp]), else_=table.c[stamp])))
+        return stmt.on_duplicate_key_update(pairs)
+
+    _each_part(session, table, rows, on_sqlite, on_mysql)
+
+
+Merge = Callable[[ColumnElement[Any], ColumnElement[Any]], ColumnElement[Any]]
+
+
+def upsert_merge(
+    session: Session, table: Table, rows: Sequence[Mapping[str, Any]],
+    merge: Mapping[str, Merge],
+) -> None:
+    """Upsert where a conflicting row's column `c` becomes `merge[c](stored, new)`: e.g. a
+    sum, so that concurrent writers add up under the row lock instead of overwriting. Each
+    expression must read only its own column (MySQL assigns left to right: another column
+    would already be merged)."""
+    keys = [c.name for c in table.primary_key.columns]
+    _each_part(
+        session, table, rows,
+        lambda stmt: stmt.on_conflict_do_update(index_elements=keys, set_={
+            c: f(table.c[c], stmt.excluded[c]) for c, f in merge.items()}),
+        lambda stmt: stmt.on_duplicate_key_update([
+            (c, f(table.c[c], stmt.inserted[c])) for c, f in merge.items()]))

@@ -150,17 +150,37 @@ def customer_rows(session: Session, customer_ids: Iterable[str], since: datetime
                   ) -> dict[str, dict[str, tuple]]:
     """customer -> {sku: (qty, amount)} over the live interactions (effective qty > 0);
     with `since`, only SKUs bought again since then."""
+    return rows_and_recent(session, customer_ids, since)[1]
+
+
+def rows_and_recent(session: Session, customer_ids: Iterable[str], since: datetime | None
+                    ) -> tuple[dict[str, dict[str, tuple]], dict[str, dict[str, tuple]]]:
+    """`customer_rows` without and with `since`, from one read of the customers' pairs."""
     ids = [str(c) for c in customer_ids]
     rows: dict[str, dict[str, tuple]] = {c: {} for c in ids}
+    recent: dict[str, dict[str, tuple]] = {c: {} for c in ids}
     if not ids:
-        return rows
-    query = (select(Interaction.customer_key, Interaction.sku, Interaction.qty, Interaction.amount)
+        return rows, recent
+    query = (select(Interaction.customer_key, Interaction.sku, Interaction.qty, Interaction.amount,
+                    Interaction.last_purchase_at)
              .where(Interaction.customer_key.in_(ids), Interaction.qty > 0))
-    if since is not None:
-        query = query.where(Interaction.last_purchase_at >= since)
-    for customer, sku, qty, amount in session.execute(query):
-        rows[str(customer)][str(sku)] = (float(qty), float(amount or 0.0))
-    return rows
+    for customer, sku, qty, amount, last in session.execute(query):
+        value = (float(qty), float(amount or 0.0))
+        rows[str(customer)][str(sku)] = value
+        if since is None or last >= since:
+            recent[str(customer)][str(sku)] = value
+    return rows, recent
+
+
+def bought_skus(session: Session, customer_ids: Iterable[str]) -> dict[str, dict[str, None]]:
+    """customer -> {sku: None} over the live interactions (the keys of `customer_rows`)."""
+    bought: dict[str, dict[str, None]] = {str(c): {} for c in customer_ids}
+    if bought:
+        for customer, sku in session.execute(
+                select(Interaction.customer_key, Interaction.sku)
+                .where(Interaction.customer_key.in_(list(bought)), Interaction.qty > 0)):
+            bought[str(customer)][str(sku)] = None
+    return bought
 
 
 def interaction_value(scheme: str, qty: float, amount: float) -> float:
@@ -205,14 +225,15 @@ def refresh_customers(rt: Runtime, customer_ids: Iterable[str]) -> int:
     # Everything bought is excluded; the model sees what it was trained on: the window's SKUs.
     days = rt.settings.window_days
     since = ingestion.utcnow() - timedelta(days=days) if days > 0 else None
+    loaded = rt.active_model()
     with rt.reading() as session:
-        rows = customer_rows(session, ids)
-        recent = rows if since is None else customer_rows(session, ids, since)
+        if loaded is None:  # no fold-in: the bought SKUs are all it needs
+            rows, recent = bought_skus(session, ids), {}
+        else:
+            rows, recent = rows_and_recent(session, ids, since)
     ttl = days * 86400 if days > 0 else None  # bought sets expire with the window
     metrics.CUSTOMERS_REFRESHED.inc(len(ids))
-    for customer, row in rows.items():
-        publish.set_bought(rt.redis, customer, row.keys(), ttl)
-    loaded = rt.active_model()
+    publish.set_bought_many(rt.redis, {c: row.keys() for c, row in rows.items()}, ttl)
     if loaded is None:
         return 0
     refreshed = 0

@@ -192,15 +192,23 @@ def set_bought(r: redis_lib.Redis, customer_id: str, skus: Iterable[str],
                ttl_s: int | None = None) -> None:
     """Replace the set of SKUs `customer_id` currently owns (after cancels and refunds);
     with `ttl_s`, it expires then (the training window after the last purchase)."""
-    members = sorted({str(s) for s in skus})
-    key = bought_key(str(customer_id))
+    set_bought_many(r, {customer_id: skus}, ttl_s)
+
+
+def set_bought_many(r: redis_lib.Redis, bought: Mapping[str, Iterable[str]],
+                    ttl_s: int | None = None) -> None:
+    """`set_bought` for several customers in one MULTI/EXEC (one round trip per batch)."""
     pipe = r.pipeline(transaction=True)
-    pipe.delete(key)
-    if members:
-        pipe.sadd(key, *members)
-        if ttl_s is not None and ttl_s > 0:
-            pipe.expire(key, int(ttl_s))
-    pipe.execute()
+    for customer_id, skus in bought.items():
+        members = sorted({str(s) for s in skus})
+        key = bought_key(str(customer_id))
+        pipe.delete(key)
+        if members:
+            pipe.sadd(key, *members)
+            if ttl_s is not None and ttl_s > 0:
+                pipe.expire(key, int(ttl_s))
+    if bought:
+        pipe.execute()
 
 
 def activate_version(r: redis_lib.Redis, version: str, *, ttl_old: int = 7 * 86400,
