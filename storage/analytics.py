@@ -50,14 +50,17 @@ def attribute_orders(session: Session, order_ids: Iterable[int], policy: Policy,
         prior = {(r.order_id, r.item_id): r for r in session.execute(
             select(ATTRIBUTED).where(ATTRIBUTED.c.order_id.in_(part)))}
         session.execute(delete(ATTRIBUTED).where(ATTRIBUTED.c.order_id.in_(part)))
-        # Most orders' customers and sessions never clicked: their lines are not read at all.
+        # Most orders' customers and sessions never clicked: their lines are not read at all
+        # (unless the order already holds a credit, whose click may be rolled up by now).
         whose = {r.entity_id: {s for s in (r.customer_key, r.session_id) if s is not None}
                     for r in session.execute(select(Order.entity_id, Order.customer_key,
                                                     Order.session_id)
                                              .where(Order.entity_id.in_(part)))}
         clicked = _clicked(session, set().union(*whose.values()))
         clickers = {s for s, _ in clicked}
-        candidates = sorted(oid for oid, subs in whose.items() if subs & clickers)
+        credited = {oid for oid, _ in prior}
+        candidates = sorted(oid for oid, subs in whose.items()
+                            if subs & clickers or oid in credited)
         if not candidates:
             continue
         level = OrderLine.is_leaf if policy.sku_level == "simple" else OrderLine.is_top
