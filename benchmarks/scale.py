@@ -172,7 +172,9 @@ def _train(matrix: sp.csr_matrix, args: argparse.Namespace) -> dict[str, Any]:
         "device": (torch.cuda.get_device_name() if model.device.type == "cuda"
                    else f"cpu ({torch.get_num_threads()} threads)"),
         "steps_per_epoch": model.steps_per_epoch(), "samples_per_step": model.batch_samples(),
-        "epochs_run": len(epochs), "members": cfg.members, "s_per_epoch": round(s_per_epoch, 2),
+        "epochs_run": len(epochs), "members": cfg.members, "members_kept": len(model.nets),
+        "item_rank": model.net.item_tower.first.embedding_dim,
+        "s_per_epoch": round(s_per_epoch, 2),
         "epochs_default": cfg.epochs,
         "fit_s": round(fit_s if args.full_fit else s_per_epoch * cfg.epochs * cfg.members, 1),
         "fit_extrapolated": not args.full_fit,
@@ -184,6 +186,7 @@ def _train(matrix: sp.csr_matrix, args: argparse.Namespace) -> dict[str, Any]:
         for _ in range(2):  # candidate and active, as worker.gate judges both
             evaluate(model, stop_on, 10, metrics=("Recall",))
         out["gate_s"] = round(time.perf_counter() - started, 1)
+        out["val_ndcg"] = round(max(h["val_ndcg"] for h in model.history), 4)
     out["fit_mib"] = round(out["peak_mib"] - rss_before, 1)
     out["fit_kib_per_customer"] = round(out["fit_mib"] * 1024 / matrix.shape[0], 2)
     if model.device.type == "cuda":

@@ -70,6 +70,7 @@ class Tower(nn.Module):
         init_std: float,
         input_norm: str = "none",
         dropout: float = 0.0,
+        rank: int = 0,
     ) -> None:
         super().__init__()
         if len(widths) < 1:
@@ -77,10 +78,22 @@ class Tower(nn.Module):
         if input_norm not in INPUT_NORMS:
             raise ValueError(f"input_norm must be one of {INPUT_NORMS}, not {input_norm!r}")
         self.input_norm = input_norm
-        self.first = nn.EmbeddingBag(n_inputs, widths[0], mode="sum")
+        if rank < 0:
+            raise ValueError(f"rank must be >= 0, not {rank}")
+        low_rank = 0 < rank < widths[0]
+        self.first = nn.EmbeddingBag(n_inputs, rank if low_rank else widths[0], mode="sum")
         nn.init.normal_(self.first.weight, 0.0, init_std)
+        layers: list[nn.Module] = []
+        if low_rank:
+            # The first layer as a product W = E P (E: n_inputs x rank, P: rank x width): still
+            # linear in the row, so fold-in and taking one entry out work in rank space; the
+            # per-input memory and the bags' reads shrink by width / rank. P ~ N(0, 1/rank)
+            # keeps E P's entries at init_std.
+            proj = nn.Linear(rank, widths[0], bias=False)
+            nn.init.normal_(proj.weight, 0.0, rank**-0.5)
+            layers.append(proj)
         # Dropout on the first layer's output (training only): a denoising regulariser.
-        layers: list[nn.Module] = [nn.Dropout(dropout)] if dropout > 0 else []
+        layers += [nn.Dropout(dropout)] if dropout > 0 else []
         for w_in, w_out in itertools.pairwise(widths):
             linear = nn.Linear(w_in, w_out)
             nn.init.xavier_uniform_(linear.weight)
@@ -126,6 +139,7 @@ class DMFNetwork(nn.Module):
         init_std: float = 0.01,
         input_norm: str = "none",
         dropout: float = 0.0,
+        item_rank: int = 0,
     ) -> None:
         super().__init__()
         if user_layers[-1] != item_layers[-1]:
@@ -134,7 +148,8 @@ class DMFNetwork(nn.Module):
                 "cosine needs equal output sizes"
             )
         self.user_tower = Tower(n_items, user_layers, init_std, input_norm, dropout)
-        self.item_tower = Tower(n_users, item_layers, init_std, input_norm, dropout)
+        # item_rank: the customer-sized first layer of the item tower as E P (see Tower)
+        self.item_tower = Tower(n_users, item_layers, init_std, input_norm, dropout, item_rank)
 
     @property
     def n_users(self) -> int:

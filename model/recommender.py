@@ -136,6 +136,10 @@ class DMFConfig:
     input_values: str = "as_is"  # "binary": the towers see 1 for every purchase, not its value
     precision: str = "auto"  # training's matrix products: "bf16" (autocast) or "fp32";
     # "auto": bf16 where the hardware computes it natively (`bf16_native`). Serving is fp32.
+    item_rank: int = 64  # shops with more than `item_rank_from` customers: the item tower's
+    # customer-sized first layer is factored as E [customers x item_rank] x P [item_rank x
+    # width] (model.dmf.Tower); 0: always full width
+    item_rank_from: int = 50_000  # customers above which the item tower is factored
     init_std: float = 0.01
     seed: int = 0
     device: str = "auto"
@@ -181,6 +185,14 @@ def resolve_device(name: str) -> torch.device:
 EpochCallback = Callable[[int, "DMF"], dict[str, float] | None]
 # (a trained model, each customer's row in it or -1, each SKU's row in it or -1)
 WarmStart = tuple["DMF", np.ndarray, np.ndarray]
+
+
+def _same_layers(tower: torch.nn.Module, old: torch.nn.Module) -> bool:
+    """Do two towers have the same layers, whatever their first layers' row counts?"""
+    mine, theirs = tower.state_dict(), old.state_dict()
+    return mine.keys() == theirs.keys() and all(
+        mine[k].shape[1:] == theirs[k].shape[1:] if k == "first.weight"
+        else mine[k].shape == theirs[k].shape for k in mine)
 
 
 @dataclass
@@ -256,6 +268,8 @@ class DMF:
         for net, old in zip(self.nets, other.nets, strict=False):
             for tower, old_tower, rows in ((net.user_tower, old.user_tower, item_rows),
                                            (net.item_tower, old.item_tower, user_rows)):
+                if not _same_layers(tower, old_tower):
+                    continue  # e.g. the item tower became factored as the shop grew: fresh
                 tower.mlp.load_state_dict(old_tower.mlp.state_dict())
                 known = np.flatnonzero(rows >= 0)
                 src = torch.from_numpy(rows[known]).to(old_tower.first.weight.device)
@@ -328,7 +342,10 @@ class DMF:
         on `validation`, else all it ran) and the validation NDCG@10 there (-inf without)."""
         cfg = self.config
         rng = np.random.default_rng(cfg.seed + seed_offset + 1000 * k)
-        optimizer = torch.optim.Adam(net.parameters(), lr=base_lr, weight_decay=cfg.weight_decay)
+        # fused: one pass over each parameter per step instead of five (the first layers are
+        # as large as the catalogue and the customer base).
+        optimizer = torch.optim.Adam(net.parameters(), lr=base_lr, weight_decay=cfg.weight_decay,
+                                     fused=True)
         # A follower (members_follow_first) retraces the first member's lr schedule, which
         # spans `schedule` epochs, up to the epoch that member kept.
         total_steps, step = (schedule or epochs) * self.steps_per_epoch(), 0
@@ -466,7 +483,7 @@ class DMF:
         cfg = self.config
         return DMFNetwork(
             shape[0], shape[1], cfg.user_layers, cfg.item_layers, cfg.init_std, cfg.input_norm,
-            cfg.dropout,
+            cfg.dropout, cfg.item_rank if shape[0] > cfg.item_rank_from else 0,
         ).to(self.device)
 
     # ------------------------------------------------------------ matrix & growth
