@@ -427,11 +427,33 @@ def main() -> None:
     report(rows, sizes, args)
 
 
+NIGHT_BUDGET_S = 3600.0  # the whole nightly job (train, gate, publish) on this machine
+
+
+def print_nightly(rows: list[dict[str, Any]]) -> None:
+    """Per size, the nightly job's seconds (train + gate + publish; measured only where the
+    whole retrain ran) and fit memory per customer; then the largest measured shop whose job
+    fits NIGHT_BUDGET_S."""
+    fits = []
+    for r in rows:
+        job = r["fit_s"] + r.get("gate_s", 0.0) + r.get("publish_s", 0.0)
+        mark = "~" if r.get("fit_extrapolated") or r.get("publish_extrapolated") else ""
+        print(f"{r['customers']:,} customers: nightly job {job:,.0f}{mark} s (train "
+              f"{r['fit_s']:,.0f}, gate {r.get('gate_s', '-')}, publish {r.get('publish_s')}); "
+              f"{r.get('members_kept', '?')} networks, {r.get('epochs_run', '?')} epochs; fit "
+              f"{r.get('fit_kib_per_customer', '-')} KiB per customer")
+        if not mark and job <= NIGHT_BUDGET_S:
+            fits.append(r["customers"])
+    print(f"largest measured shop whose whole nightly job fits {NIGHT_BUDGET_S / 3600:g} h: "
+          + (f"{max(fits):,} customers" if fits else "none measured"))
+
+
 def report(rows: list[dict[str, Any]], sizes: list[int], args: argparse.Namespace) -> None:
     """Growth laws, the table, the machine line, and the --json file."""
     laws = growth_laws(rows)
     extra = sorted({*EXTRA_SIZES, *sizes} - {r["customers"] for r in rows}) if laws else []
     predicted = print_table(rows, laws, extra)
+    print_nightly(rows)
     here = f"{platform.machine()}, {cpu()}"  # rows from before "machine" was recorded
     devices = sorted({f"{r.get('machine', here)}, {r.get('device')}" for r in rows})
     print(f"\nmachine: {' / '.join(devices)}; "
