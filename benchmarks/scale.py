@@ -159,7 +159,13 @@ def _train(matrix: sp.csr_matrix, args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
     if args.full_fit:
         ids = (np.arange(matrix.shape[0]), np.arange(matrix.shape[1]))
-        train, stop_on = stopping_split(Interactions(matrix, *ids), seed=args.seed)
+        # Purchase times (random: the synthetic shop has no order) so that the stopping
+        # slice exists; without them the retrain would run every epoch unstopped.
+        times = matrix.copy()
+        times.data = np.random.default_rng(args.seed).integers(1, 2**31, matrix.nnz)
+        train, stop_on = stopping_split(Interactions(matrix, *ids, times), seed=args.seed)
+        if stop_on is None:
+            raise RuntimeError("no stopping slice: the retrain would not stop early")
         model = DMF(device=args.device).fit(train, validation=stop_on)
         model.set_matrix(matrix)
     else:
