@@ -61,7 +61,7 @@ from model.evaluation import evaluate
 from model.holdout import customer_batches, holdout_loss
 from model.losses import cross_entropy, targets
 from model.rows import row_batches, row_softmax_loss
-from model.softmax import epoch_groups, softmax_loss
+from model.softmax import epoch_groups, shared_steps, softmax_loss
 from model.splits import Split
 from model.training import batch_predictions, cosine_lr, epoch_samples
 
@@ -422,6 +422,10 @@ class DMF:
         if self.config.loss == "row_softmax":
             for customers in row_batches(self.matrix, self._positives_per_step(), rng):
                 yield (customers,)
+            return
+        if self.config.loss == "softmax" and self.config.shared_negatives:
+            yield from shared_steps(self.matrix, self.config.neg_ratio,
+                                    self._positives_per_step(), rng)
             return
         samples, size = self.epoch_samples(rng)
         for lo in range(0, len(samples[0]), size):

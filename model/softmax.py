@@ -18,6 +18,8 @@ a full softmax, which ranks the best SKUs better than 4 negatives of one's own: 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import scipy.sparse as sp
 import torch
@@ -38,6 +40,25 @@ def epoch_groups(
     order = rng.permutation(coo.nnz)
     return (coo.row.astype(np.int64)[order], coo.col.astype(np.int64)[order],
             coo.data.astype(np.float32)[order], negatives[order])
+
+
+def shared_steps(
+    matrix: sp.csr_matrix, neg_ratio: int, size: int, rng: np.random.Generator
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """An epoch's steps for the shared candidates: (users, items, values) of `size` shuffled
+    purchases, and `neg_ratio` uniform SKUs per purchase drawn for that step only.
+
+    The draws only pick the step's candidates, and the loss masks each positive's bought
+    ones (`_bought_pairs`), so they need no per-customer redraw and no epoch-wide
+    [purchases x neg_ratio] array (with its sampling, about 2 GB at 1M customers)."""
+    coo = matrix.tocoo()
+    order = rng.permutation(coo.nnz)
+    users, items = coo.row[order], coo.col[order]
+    values = coo.data[order].astype(np.float32)
+    for lo in range(0, coo.nnz, size):
+        n = len(users[lo : lo + size])
+        yield (users[lo : lo + size], items[lo : lo + size], values[lo : lo + size],
+               rng.integers(0, matrix.shape[1], size=(n, neg_ratio)))
 
 
 def _index(a: np.ndarray, device: torch.device) -> torch.Tensor:

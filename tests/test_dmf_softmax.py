@@ -11,7 +11,7 @@ from torch.nn import functional as F
 from model.dmf import gather_bags
 from model.logsumexp import masked_logsumexp
 from model.recommender import DMF, DMFConfig
-from model.softmax import epoch_groups, softmax_loss
+from model.softmax import epoch_groups, shared_steps, softmax_loss
 from tests.test_dmf import FAST, two_groups
 
 SOFT = {**FAST, "loss": "softmax", "temperature": 0.1}
@@ -183,3 +183,22 @@ def test_masked_logsumexp_follows_bf16_autocast():
     assert got.dtype == torch.float32 and p.grad.dtype == q.grad.dtype == torch.float32
     want = _chain(p.detach(), q.detach(), rows, cols)
     torch.testing.assert_close(got.detach(), want, rtol=0.02, atol=0.2)
+
+
+def test_shared_candidates_are_drawn_per_step_and_an_epoch_covers_every_purchase_once():
+    m = two_groups()
+    steps = list(shared_steps(m, 4, 100, np.random.default_rng(0)))
+    assert [len(s[0]) for s in steps] == [100, 100, 100, 60]  # 360 purchases
+    users = np.concatenate([s[0] for s in steps])
+    items = np.concatenate([s[1] for s in steps])
+    values = np.concatenate([s[2] for s in steps])
+    assert sorted(zip(users.tolist(), items.tolist(), strict=True)) == sorted(
+        zip(*m.nonzero(), strict=True))
+    np.testing.assert_array_equal(values, np.asarray(m[users, items]).ravel())
+    for u, _, _, negs in steps:
+        assert negs.shape == (len(u), 4) and negs.min() >= 0 and negs.max() < m.shape[1]
+    # The model's default epoch takes these steps (no epoch-wide negatives array).
+    model = DMF(**{**SOFT, "shared_negatives": 16, "epochs": 1})
+    model.set_matrix(m)
+    batch = next(model.epoch_batches(np.random.default_rng(0)))
+    assert len(batch) == 4 and batch[3].shape == (len(batch[0]), model.config.neg_ratio)
