@@ -95,8 +95,7 @@ def customer_recommendations(customer_id: str) -> Response:
 @bp.get("/items/<sku>/similar")
 def similar_items(sku: str) -> Response:
     query, limit = _query(ListQuery)
-    served = lists.serve(services.list_script(), "similar", sku, limit=limit,
-                         exclude=[*query.exclude, sku], website=query.website, buyer=None)
+    served = _ready_or_served(query, "similar", sku, limit, exclude=[*query.exclude, sku])
     head = {"sku": sku, "version": None if served.fallback else served.version,
             "fallback": served.fallback}
     return _answer(head, served, "similar", "public, max-age=300")
@@ -105,9 +104,22 @@ def similar_items(sku: str) -> Response:
 @bp.get("/popular")
 def popular() -> Response:
     query, limit = _query(ListQuery)
-    served = lists.serve(services.list_script(), "", "", limit=limit, exclude=query.exclude,
-                         website=query.website, buyer=None)
+    served = _ready_or_served(query, "", "", limit, exclude=query.exclude)
     return _answer({"fallback": False}, served, "popular", "public, max-age=300")
+
+
+def _ready_or_served(query: ListQuery, kind: str, key: str, limit: int, *,
+                     exclude: list[str]) -> lists.Served:
+    """A list that depends on no request parameter but the limit (no exclude, website or
+    session) is one HGET of its ready answer once served (webhook.lists: writers delete the
+    answers); any other request runs the script."""
+    if query.exclude or query.website is not None or query.session is not None:
+        return lists.serve(services.list_script(), kind, key, limit=limit, exclude=exclude,
+                           website=query.website, buyer=None)
+    field = lists.answer_field(kind, key, limit)
+    return lists.cached(services.redis(), field) or lists.serve(
+        services.list_script(), kind, key, limit=limit, exclude=exclude, website=None,
+        buyer=None, keep_as=field)
 
 
 @bp.errorhandler(publish.redis_lib.RedisError)
