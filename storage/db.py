@@ -10,8 +10,8 @@ Every engine is made here so that both backends behave alike under concurrent wr
 
 `make_engine(url, autocommit=True)` is the webhook's engine for single-statement writes
 (`insert_new`): on MariaDB each statement commits itself, so one INSERT is one round trip (no
-COMMIT, no ROLLBACK when the connection goes back to the pool, no ping before it: a connection
-the server dropped is retried once on a fresh one instead).
+COMMIT, no ROLLBACK when the connection goes back to the pool, no ping before it: an INSERT
+on a connection the server dropped runs again on a fresh one instead).
 """
 
 from __future__ import annotations
