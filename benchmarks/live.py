@@ -19,12 +19,17 @@
    customer's current list, so the list must change. The ceiling: the bare app's message to
    a bare Celery worker (same pool and concurrency) whose task is one Redis SET.
 
+With ``--slices N`` each load phase runs as N turns of ours then its ceiling(s) (``--seconds``
+in all per app, each webhook turn on its own pre-signed events): on a shared machine a load
+that changes during the run then weighs on both sides alike instead of on whichever ran
+while it peaked.
+
 Every run uses its own MariaDB database (``dmfrec_bench_live_*``, migrated with
 storage.schema, dropped at the end) and its own Redis db (--redis-db, flushed at start and
 end); every process it starts is stopped in ``finally``. Load runs on loopback on the same
 machine as the servers, so on a small machine the figures share its cores with wrk.
 
-    .venv/bin/python -m benchmarks.live [--seconds 20] [--workers 2]
+    .venv/bin/python -m benchmarks.live [--seconds 20] [--workers 2] [--slices 1]
 """
 
 from __future__ import annotations
@@ -258,6 +263,39 @@ def run_wrk(base: str, requests_file: Path, prefix: str, seconds: int, connectio
     return result
 
 
+def interleaved(runs: list[tuple[str, str, list[Path], str]], seconds: int, connections: int,
+                threads: int, slices: int) -> dict[str, dict]:
+    """Each (name, base, files, prefix) run for `seconds` in all, in `slices` turns of
+    ours-then-ceiling (slice k replays files[k], or files[0] when there is one): a load that
+    changes during the run then weighs on each app alike. Totals are summed over the slices;
+    p50 is the median of the slices' p50s and p99 the worst slice's (wrk's histograms cannot
+    be merged from its summary)."""
+    per = max(1, round(seconds / slices))
+    parts: dict[str, list[dict]] = {name: [] for name, *_ in runs}
+    for k in range(slices):
+        for name, base, files, prefix in runs:
+            parts[name].append(run_wrk(base, files[min(k, len(files) - 1)], prefix, per,
+                                       connections, threads))
+    return {name: _merged(results) for name, results in parts.items()}
+
+
+def _merged(results: list[dict]) -> dict:
+    if len(results) == 1:
+        return results[0]
+    out = {key: sum(r[key] for r in results) for key in (
+        "requests", "duration_us", "connect_errors", "read_errors", "write_errors", "timeouts",
+        "wraps", "ok", "non_2xx", "socket_errors")}
+    statuses: dict[str, int] = {}
+    for r in results:
+        for status, count in r["statuses"].items():
+            statuses[status] = statuses.get(status, 0) + count
+    out.update(statuses=statuses, p50_us=statistics.median(r["p50_us"] for r in results),
+               p99_us=max(r["p99_us"] for r in results), slices=len(results),
+               slice_rps=[round(r["rps"]) for r in results])
+    out["rps"] = out["requests"] / (out["duration_us"] / 1e6)
+    return out
+
+
 class Arrivals:
     """First SET of each watched key, from Redis keyspace notifications (monotonic seconds)."""
 
@@ -406,7 +444,7 @@ def report(args: argparse.Namespace, wh: dict, sf: dict, fr: dict) -> str:
          f"{fb['max']:.0f}; {fb['arrived']} / {fb['events']}; {fb['rate']:.1f}/s", ""),
     ]
     out = [f"machine: {machine()}",
-           f"settings: --seconds {args.seconds} --workers {args.workers} "
+           f"settings: --seconds {args.seconds} --workers {args.workers} --slices {args.slices} "
            f"(gunicorn gthread, {os.environ.get('DMFREC_WEB_THREADS', '4')} threads each), "
            f"wrk -t {args.wrk_threads} -c {args.connections} on loopback; "
            f"model: {fr['model']}",
@@ -443,7 +481,11 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=8, help="DMF training epochs")
     ap.add_argument("--mysql-url", default="mysql+pymysql://root@127.0.0.1:3306/test")
     ap.add_argument("--redis-db", type=int, default=13)
+    ap.add_argument("--slices", type=int, default=1, help=(
+        "run each load phase as this many turns of ours then its ceiling (--seconds in all "
+        "per app): on a shared machine a changing load then weighs on both alike"))
     args = ap.parse_args()
+    args.slices = max(1, min(args.slices, args.seconds))
     args.seconds = max(1, min(args.seconds, 30))
     if shutil.which("wrk") is None:
         ap.error("wrk is needed for the load (Debian: apt-get install wrk)")
@@ -492,19 +534,20 @@ def main() -> None:
                                             "bare"))
 
         # 1. webhooks
-        hooks_file = tmp / "webhooks.tsv"
-        n_hooks = WEBHOOK_CAP_PER_S * args.seconds
-        write_webhook_requests(hooks_file, n_hooks, skus, run)
+        # One file of distinct events per slice: each app's slice k goes on where k-1 stopped.
+        per_slice = max(1, round(args.seconds / args.slices))
+        hooks_files = [tmp / f"webhooks-{k}.tsv" for k in range(args.slices)]
+        for k, path in enumerate(hooks_files):
+            write_webhook_requests(path, WEBHOOK_CAP_PER_S * per_slice, skus, f"{run}-{k}")
+        n_hooks = WEBHOOK_CAP_PER_S * per_slice * args.slices
         warm(ours, ["/healthz"])
         warm(bare, ["/healthz"])
-        wrk_args = (args.seconds, args.connections, args.wrk_threads)
+        wrk_args = (args.seconds, args.connections, args.wrk_threads, args.slices)
         wh = {"presigned": n_hooks}
-        print("webhooks: ours ...", flush=True)
-        wh["ours"] = run_wrk(ours, hooks_file, "", *wrk_args)
-        print("webhooks: bare ...", flush=True)
-        wh["bare"] = run_wrk(bare, hooks_file, BARE_PREFIX, *wrk_args)
-        print("webhooks: durable ceiling ...", flush=True)
-        wh["durable"] = run_wrk(bare, hooks_file, DURABLE_PREFIX, *wrk_args)
+        print("webhooks: ours, bare ceiling, durable ceiling ...", flush=True)
+        wh.update(interleaved([("ours", ours, hooks_files, ""),
+                               ("bare", bare, hooks_files, BARE_PREFIX),
+                               ("durable", bare, hooks_files, DURABLE_PREFIX)], *wrk_args))
         r.delete("ingest", "bare_ingest")  # nobody consumed these messages; not for phase 3
         with rt.reading() as session:
             wh["recorded"] = session.scalar(
@@ -515,17 +558,14 @@ def main() -> None:
         # 2. storefront
         store_file = tmp / "storefront.tsv"
         write_storefront_requests(store_file, customers)
-        sf = {}
-        print("storefront: ours ...", flush=True)
-        sf["ours"] = run_wrk(ours, store_file, "", *wrk_args)
-        print("storefront: bare ...", flush=True)
-        sf["bare"] = run_wrk(bare, store_file, BARE_PREFIX, *wrk_args)
+        print("storefront: ours, bare ...", flush=True)
+        sf = interleaved([("ours", ours, [store_file], ""),
+                          ("bare", bare, [store_file], BARE_PREFIX)], *wrk_args)
         popular_file = tmp / "popular.tsv"
         write_popular_requests(popular_file)
-        print("popular: ours ...", flush=True)
-        sf["popular_ours"] = run_wrk(ours, popular_file, "", *wrk_args)
-        print("popular: bare ...", flush=True)
-        sf["popular_bare"] = run_wrk(bare, popular_file, BARE_PREFIX, *wrk_args)
+        print("popular: ours, bare ...", flush=True)
+        sf.update(interleaved([("popular_ours", ours, [popular_file], ""),
+                               ("popular_bare", bare, [popular_file], BARE_PREFIX)], *wrk_args))
 
         # 3. freshness: each event buys the first SKU of the customer's list (so it changes)
         r.config_set("notify-keyspace-events", "K$")

@@ -7,6 +7,11 @@ Every engine is made here so that both backends behave alike under concurrent wr
   `utf8mb4` on the connection (SKUs may hold any Unicode character, emoji included).
 - SQLite: WAL, a busy timeout, foreign keys on, and `BEGIN IMMEDIATE` for write transactions so
   a read-then-write transaction holds the database write lock from its first statement.
+
+`make_engine(url, autocommit=True)` is the webhook's engine for single-statement writes
+(`insert_new`): on MariaDB each statement commits itself, so one INSERT is one round trip (no
+COMMIT, no ROLLBACK when the connection goes back to the pool, no ping before it: an INSERT
+on a connection the server dropped runs again on a fresh one instead).
 """
 
 from __future__ import annotations
@@ -17,11 +22,17 @@ import weakref
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+)
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -33,21 +44,27 @@ T = TypeVar("T")
 _MYSQL_RETRY_CODES = {1213, 1205}
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _READ_COMMITTED: weakref.WeakSet[Engine] = weakref.WeakSet()  # MySQL engines made here
+_AUTOCOMMIT: weakref.WeakSet[Engine] = weakref.WeakSet()  # MySQL engines of make_engine(autocommit)
 
 
-def make_engine(url: str | None = None, **kwargs) -> Engine:
-    """A new engine for `url` (default: `DMFREC_DATABASE_URL`), set up as the module says."""
+def make_engine(url: str | None = None, *, autocommit: bool = False, **kwargs) -> Engine:
+    """A new engine for `url` (default: `DMFREC_DATABASE_URL`), set up as the module says;
+    `autocommit`: for `insert_new` only, on MariaDB/MySQL (SQLite ignores it)."""
     url_obj = make_url(url or get_settings().database_url)
     backend = url_obj.get_backend_name()
     if backend in ("mysql", "mariadb"):
         if "charset" not in url_obj.query:
             url_obj = url_obj.update_query_dict({"charset": "utf8mb4"})
+        if autocommit:
+            kwargs.update(isolation_level="AUTOCOMMIT", skip_autocommit_rollback=True)
         kwargs.setdefault("isolation_level", "READ COMMITTED")
-        kwargs.setdefault("pool_pre_ping", True)
+        kwargs.setdefault("pool_pre_ping", not autocommit)
         kwargs.setdefault("pool_recycle", 3600)
         engine = create_engine(url_obj, **kwargs)
         if kwargs["isolation_level"] == "READ COMMITTED":
             _READ_COMMITTED.add(engine)
+        elif autocommit:
+            _AUTOCOMMIT.add(engine)
         return engine
     if backend == "sqlite":
         database = url_obj.database
@@ -148,3 +165,48 @@ def run_transaction(
                     raise
         time.sleep(min(0.5, 0.01 * 2**attempt) * (0.5 + random.random()))
     raise AssertionError("unreachable")
+
+
+def insert_new(engine_or_url: Engine | str | None, table: Table, row: dict[str, Any], *,
+               retries: int = 8) -> bool:
+    """INSERT `row` committed on its own; False, with nothing written, when a unique key already
+    holds it (MySQL 1062, SQLite UNIQUE): no SELECT first, the index decides, atomically.
+
+    An autocommit engine (`make_engine(autocommit=True)`) sends the INSERT alone; any other
+    engine INSERT then COMMIT. Retried as `run_transaction` is, and once or twice on a
+    connection the server had dropped (an autocommit engine pings nothing beforehand): if the
+    lost INSERT did commit, the retry meets its own row, which then still answers True (the
+    caller enqueues it; applying an event twice changes nothing).
+    """
+    engine = as_engine(engine_or_url)
+    statement = table.insert()
+    reconnects = 0
+    for attempt in range(retries + 1):
+        try:
+            if engine in _AUTOCOMMIT:
+                with engine.connect() as conn:  # closing sends nothing: no ROLLBACK to skip
+                    conn.execute(statement, row)
+            else:
+                with engine.begin() as conn:
+                    conn.execute(statement, row)
+            return True
+        except IntegrityError as exc:
+            if not _duplicate_key(exc):
+                raise
+            return reconnects > 0
+        except DBAPIError as exc:
+            if exc.connection_invalidated and reconnects < 2:
+                reconnects += 1
+                continue
+            if attempt >= retries or not isinstance(exc, OperationalError) \
+                    or not _retryable(exc):
+                raise
+        time.sleep(min(0.5, 0.01 * 2**attempt) * (0.5 + random.random()))
+    raise AssertionError("unreachable")
+
+
+def _duplicate_key(exc: IntegrityError) -> bool:
+    args = getattr(exc.orig, "args", ())
+    if args and isinstance(args[0], int):
+        return args[0] == 1062  # MySQL/MariaDB ER_DUP_ENTRY
+    return "UNIQUE constraint failed" in str(exc.orig)

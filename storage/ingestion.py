@@ -54,7 +54,7 @@ from sqlalchemy.orm import Session
 
 from config import get_settings
 from config.settings import Settings
-from storage.db import run_transaction
+from storage.db import insert_new, run_transaction
 from storage.models import Event, Interaction, Order, OrderLine, Product
 from storage.pairs import (
     Contribution,
@@ -560,21 +560,14 @@ def receive(
 ) -> tuple[SnapshotEvent, bool]:
     """Validate and store an event as pending (the webhook's fast path): (event, is_new).
 
-    Raises `SnapshotError` on invalid input; a known event_id is left as it is.
+    One INSERT committed on its own (`storage.db.insert_new`; one round trip on the webhook's
+    autocommit engine), no SELECT first: the unique event_id index refuses a known event, which
+    answers is_new False and leaves the stored one exactly as it was. Raises `SnapshotError`
+    on invalid input.
     """
     event = parse_event(raw)
     body = _body(raw, event)
-
-    def work(session: Session) -> bool:
-        known = session.execute(
-            select(EVENTS.c.id).where(EVENTS.c.event_id == event.event_id)
-        ).first()
-        if known is None:
-            row = _event_row(event, body, utcnow())
-            upsert(session, EVENTS, [row], update=[], conflict=["event_id"])
-        return known is None
-
-    return event, run_transaction(engine_or_url, work)
+    return event, insert_new(engine_or_url, EVENTS, _event_row(event, body, utcnow()))
 
 
 def process(
@@ -693,11 +686,12 @@ def pending_event_ids(
 
 def pending_page(
     engine_or_url: Engine | str | None, older_than_s: float = 0, limit: int = 1000,
-    after: tuple[datetime, int] | None = None,
+    after: tuple[datetime, int] | None = None, *, retried_only: bool = False,
 ) -> list[tuple[str, datetime, int]]:
     """(event_id, received_at, id) of pending events older than `older_than_s`, oldest first,
     starting after the `(received_at, id)` cursor `after`: the sweep pages through every pending
-    event, so old ones it cannot send never hide a newer lost one."""
+    event, so old ones it cannot send never hide a newer lost one. `retried_only`: only those
+    that failed before (attempts > 0), which no batch claims."""
     cutoff = utcnow() - timedelta(seconds=older_than_s)
     q = (
         select(EVENTS.c.event_id, EVENTS.c.received_at, EVENTS.c.id)
@@ -705,6 +699,8 @@ def pending_page(
         .order_by(EVENTS.c.received_at, EVENTS.c.id)
         .limit(limit)
     )
+    if retried_only:
+        q = q.where(EVENTS.c.attempts > 0)
     if after is not None:
         at, last_id = after
         q = q.where((EVENTS.c.received_at > at)

@@ -6,13 +6,16 @@
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from config import logs
 from config.settings import Settings, service_settings
+
+_STARTED, _REQUEST_ID = "dmfrec.started", "dmfrec.request_id"  # WSGI environ keys
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -23,7 +26,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     """
     from flask_cors import CORS
 
-    from config import logs
     from webhook import catalog, health, openapi, services, storefront, webhooks, widget
     from webhook.admin import bp as admin_bp  # issue 16: erasure
     from webhook.analytics import bp as analytics_bp  # issue 18: impressions and clicks
@@ -62,21 +64,24 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 
 def _start_request() -> None:
-    from config import logs
-
-    g.started = time.perf_counter()
-    g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
-    logs.reset(request_id=g.request_id)
+    # Kept in the WSGI environ (one proxy lookup) rather than on `g`: these two hooks run on
+    # every request, the storefront's cheapest included (issue #17).
+    environ = request.environ
+    request_id = environ.get("HTTP_X_REQUEST_ID") or os.urandom(16).hex()
+    environ[_STARTED] = time.perf_counter()
+    environ[_REQUEST_ID] = request_id
+    logs.reset(request_id=request_id)
 
 
 def _finish_request(response: Response) -> Response:
     from webhook.metrics import observe_request
 
-    started = g.get("started")
+    environ = request.environ
+    started = environ.get(_STARTED)
     if started is not None:
-        observe_request(request.endpoint or "unmatched", request.method,
+        observe_request(request.endpoint or "unmatched", environ["REQUEST_METHOD"],
                         str(response.status_code), time.perf_counter() - started)
-    response.headers.setdefault("X-Request-Id", g.get("request_id", ""))
+    response.headers.setdefault("X-Request-Id", environ.get(_REQUEST_ID, ""))
     return response
 
 

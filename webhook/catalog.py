@@ -69,6 +69,7 @@ def publish_states(r: publish.redis_lib.Redis, states: Sequence[SkuState]) -> No
     if unknown:
         pipe.hdel(SKU_WEBSITES, *unknown)
     publish.set_native_links(pipe, {s.sku: s.links for s in states})
+    pipe.delete(publish.ANSWERS)  # ready answers read the hidden set (webhook.lists)
     pipe.execute()
 
 

@@ -9,6 +9,14 @@ far as the answer needs, each SKU's and score's text copied as published). Lua b
 while it runs: a scan stops at the requested limit, with up to three set/hash lookups per SKU
 it passes (tens of microseconds; decoding a whole 100-pair list in Lua cost as much again).
 
+Answers that take no per-request parameter but the limit -- the popular list, a SKU's similar
+items -- are kept ready in one hash (``dmfrec:answers``, field per kind/limit/SKU, TTL
+ANSWER_TTL_S): the script stores what it answered there in the same atomic step as its reads,
+and every writer of what those answers depend on (the popular list, the hidden set, the active
+version, an active version's similar lists: worker.publish, webhook.catalog) deletes the hash
+after writing, so an answer is never staler than the last write and a repeat request is one
+HGET (`cached`).
+
 List keys are built inside the script from the version it read (so the pointer and the list
 come from one atomic step); that needs a single Redis server, not Redis Cluster, as before.
 
@@ -34,14 +42,25 @@ from worker import publish
 # machine, links of 10 SKUs, limit 20), about 0.09 ms a call for a model list, 0.13 ms for the
 # links of 5 bought SKUs, 0.16-0.21 ms of 30, 0.24-0.32 ms of 300 (30 read).
 NATIVE_ANCHORS = 30
+# A ready answer lives this long at most (writers delete them all sooner: a safety net for a
+# write made outside worker.publish).
+ANSWER_TTL_S = 10
 # KEYS: 1 active version, 2 popular list, 3 hidden set, 4 SKU -> websites hash,
 #       5 the customer's bought set ('' when not filtered), 6 SKU -> native links hash,
-#       7 the anchor set of kind 'native' ('' otherwise).
+#       7 the anchor set of kind 'native' ('' otherwise), 8 the ready answers hash ('': the
+#       answer is not kept).
 # ARGV: 1 version key prefix ('dmfrec:v:'), 2 list kind ('user', 'similar', 'native'; '' for
-#       the popular list itself), 3 customer or SKU, 4 limit, 5 website id ('' for any), 6.. SKUs
-#       the request excludes.
-# Returns {fallback 0/1, items JSON, version or ''}.
+#       the popular list itself), 3 customer or SKU, 4 limit, 5 website id ('' for any),
+#       6 the answer's field in KEYS[8], 7 its TTL (s), 8.. SKUs the request excludes.
+# Returns {fallback 0/1, items JSON, version or ''}; kept as "fallback|version|items".
 SOURCE = r"""
+local function answer(fallback, items, version)
+  if KEYS[8] ~= '' then
+    redis.call('HSET', KEYS[8], ARGV[6], fallback .. '|' .. version .. '|' .. items)
+    if redis.call('TTL', KEYS[8]) < 0 then redis.call('EXPIRE', KEYS[8], ARGV[7]) end
+  end
+  return {fallback, items, version}
+end
 local function native()
   local anchors = redis.call('SMEMBERS', KEYS[7])
   if #anchors == 0 then return false end
@@ -86,9 +105,9 @@ if not raw then
   if ARGV[2] ~= '' then fallback = 1 end
   raw = redis.call('GET', KEYS[2])
 end
-if not raw then return {fallback, '[]', version or ''} end
+if not raw then return answer(fallback, '[]', version or '') end
 local excluded = {}
-for i = 6, #ARGV do excluded[ARGV[i]] = true end
+for i = 8, #ARGV do excluded[ARGV[i]] = true end
 local limit = tonumber(ARGV[4])
 local website = ARGV[5]
 local out = {}
@@ -102,7 +121,7 @@ while #out < limit do
   local i, escaped = s + 2, false
   while true do
     local j = string.find(raw, '["\\]', i)
-    if not j then return {fallback, '[' .. table.concat(out, ',') .. ']', version or ''} end
+    if not j then return answer(fallback, '[' .. table.concat(out, ',') .. ']', version or '') end
     if string.byte(raw, j) == 92 then escaped, i = true, j + 2 else i = j break end
   end
   local text = string.sub(raw, s + 1, i)
@@ -119,7 +138,7 @@ while #out < limit do
   end
   if keep then out[#out + 1] = '{"sku":' .. text .. ',"score":' .. score .. '}' end
 end
-return {fallback, '[' .. table.concat(out, ',') .. ']', version or ''}
+return answer(fallback, '[' .. table.concat(out, ',') .. ']', version or '')
 """.replace("NATIVE_ANCHORS", str(NATIVE_ANCHORS))
 
 
@@ -137,15 +156,33 @@ def register(r: redis_lib.Redis) -> Script:
 
 
 def serve(script: Script, kind: str, key: str, *, limit: int, exclude: list[str],
-          website: int | None, buyer: str | None) -> Served:
+          website: int | None, buyer: str | None, keep_as: str = "") -> Served:
     """One list, filtered: `kind` 'user' (key: customer), 'similar' (key: SKU), 'native'
     (key: customer, whose bought SKUs' native links make the list) or '' (the popular list);
-    `buyer`: whose bought SKUs to drop (None: none)."""
+    `buyer`: whose bought SKUs to drop (None: none); `keep_as`: the field under which the
+    answer is kept ready (`answer_field`; only for an answer that depends on nothing else)."""
     keys = [publish.ACTIVE_VERSION, publish.POPULAR, publish.HIDDEN_SKUS, publish.SKU_WEBSITES,
             publish.bought_key(buyer) if buyer is not None else "", publish.NATIVE_LINKS,
-            publish.bought_key(key) if kind == "native" else ""]
-    args = [publish.VERSION_PREFIX, kind, key, limit, "" if website is None else website, *exclude]
+            publish.bought_key(key) if kind == "native" else "",
+            publish.ANSWERS if keep_as else ""]
+    args = [publish.VERSION_PREFIX, kind, key, limit, "" if website is None else website,
+            keep_as, ANSWER_TTL_S, *exclude]
     fallback, items, version = script(keys=keys, args=args)
     version = version.decode() if isinstance(version, bytes) else version
     items = items.decode() if isinstance(items, bytes) else items
     return Served(version or None, bool(fallback), items)
+
+
+def answer_field(kind: str, key: str, limit: int) -> str:
+    """The ready answer's field: the list kind, the limit, the customer or SKU."""
+    return f"{kind}:{limit}:{key}"
+
+
+def cached(r: redis_lib.Redis, field: str) -> Served | None:
+    """The answer kept under `field`, or None (then `serve` with `keep_as=field`)."""
+    kept = r.hget(publish.ANSWERS, field)
+    if kept is None:
+        return None
+    kept = kept.decode() if isinstance(kept, bytes) else kept
+    fallback, version, items = kept.split("|", 2)
+    return Served(version or None, fallback == "1", items)

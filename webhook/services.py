@@ -27,9 +27,15 @@ def init_app(app: Flask, settings: Settings) -> None:
     r = redis_lib.Redis.from_url(settings.redis_url, decode_responses=True,
                                  socket_connect_timeout=1, socket_timeout=1,
                                  health_check_interval=30)
+    timeouts = _connect_timeout(settings.database_url)
+    engine = make_engine(settings.database_url, **timeouts)
     app.extensions["dmfrec"] = {
         "settings": settings,
-        "engine": make_engine(settings.database_url, **_connect_timeout(settings.database_url)),
+        "engine": engine,
+        # Webhook receipts: one autocommitted INSERT each on MariaDB (storage.db.insert_new);
+        # SQLite keeps the one engine (its writers are serialised anyway).
+        "ingest_engine": make_engine(settings.database_url, autocommit=True, **timeouts)
+        if timeouts else engine,
         "redis": r,
         "list_script": lists.register(r),
         "celery": make_celery(settings, main="dmfrec-web", fail_fast=True),
@@ -55,6 +61,11 @@ def settings() -> Settings:
 
 def engine() -> Engine:
     return _ext()["engine"]
+
+
+def ingest_engine() -> Engine:
+    """The engine of `storage.ingestion.receive`: autocommit, its own pool (MariaDB/MySQL)."""
+    return _ext()["ingest_engine"]
 
 
 def redis() -> redis_lib.Redis:

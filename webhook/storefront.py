@@ -11,6 +11,7 @@ needs a token minted for that customer (webhook.tokens).
 from __future__ import annotations
 
 import json
+from functools import cache
 
 from flask import Blueprint, Response, abort, jsonify, request
 
@@ -28,8 +29,16 @@ LISTS_SERVED = {(kind, fallback): STOREFRONT_LISTS.labels(kind, str(fallback).lo
 def _query(model: type[Q]) -> tuple[Q, int]:
     """The route's validated query parameters (400 naming any bad one), and the list size."""
     settings = services.settings()
-    query = parse(model, max_limit=settings.publish_n)
+    if request.environ.get("QUERY_STRING"):
+        query = parse(model, max_limit=settings.publish_n)
+    else:  # nothing to validate: the defaults (frozen, so one instance serves every request)
+        query = _defaults(model)
     return query, query.limit or min(settings.top_n, settings.publish_n)
+
+
+@cache
+def _defaults(model: type[Q]) -> Q:
+    return model()
 
 
 def _authorize(customer_id: str) -> None:
@@ -58,14 +67,14 @@ def _unauthorized(message: str) -> None:
 
 
 def _answer(head: dict, served: lists.Served, kind: str, cache: str,
-            customer_id: str | None = None) -> Response:
+            customer_id: str | None = None, session: str | None = None) -> Response:
     """`head` (the answer's fields before ``items``: add any new field there) followed by the
     script's ready-made ``items`` JSON, spliced as text rather than decoded and re-encoded.
     An answer that carries a recommendation id (issue 18: a customer's, or the widget's with
     a ``session``) decodes its few served items once, for their SKUs and positions."""
     LISTS_SERVED[kind, served.fallback].inc()
     if services.settings().token_secret and (
-            customer_id is not None or request.args.get("session") is not None):
+            customer_id is not None or session is not None):
         body = experiments.tag({**head, "items": json.loads(served.items)}, kind, customer_id)
         text = json.dumps(body, separators=(",", ":"))
     else:
@@ -95,19 +104,32 @@ def customer_recommendations(customer_id: str) -> Response:
 @bp.get("/items/<sku>/similar")
 def similar_items(sku: str) -> Response:
     query, limit = _query(ListQuery)
-    served = lists.serve(services.list_script(), "similar", sku, limit=limit,
-                         exclude=[*query.exclude, sku], website=query.website, buyer=None)
+    served = _ready_or_served(query, "similar", sku, limit, exclude=[*query.exclude, sku])
     head = {"sku": sku, "version": None if served.fallback else served.version,
             "fallback": served.fallback}
-    return _answer(head, served, "similar", "public, max-age=300")
+    return _answer(head, served, "similar", "public, max-age=300", session=query.session)
 
 
 @bp.get("/popular")
 def popular() -> Response:
     query, limit = _query(ListQuery)
-    served = lists.serve(services.list_script(), "", "", limit=limit, exclude=query.exclude,
-                         website=query.website, buyer=None)
-    return _answer({"fallback": False}, served, "popular", "public, max-age=300")
+    served = _ready_or_served(query, "", "", limit, exclude=query.exclude)
+    return _answer({"fallback": False}, served, "popular", "public, max-age=300",
+                   session=query.session)
+
+
+def _ready_or_served(query: ListQuery, kind: str, key: str, limit: int, *,
+                     exclude: list[str]) -> lists.Served:
+    """A list that depends on no request parameter but the limit (no exclude, website or
+    session) is one HGET of its ready answer once served (webhook.lists: writers delete the
+    answers); any other request runs the script."""
+    if query.exclude or query.website is not None or query.session is not None:
+        return lists.serve(services.list_script(), kind, key, limit=limit, exclude=exclude,
+                           website=query.website, buyer=None)
+    field = lists.answer_field(kind, key, limit)
+    return lists.cached(services.redis(), field) or lists.serve(
+        services.list_script(), kind, key, limit=limit, exclude=exclude, website=None,
+        buyer=None, keep_as=field)
 
 
 @bp.errorhandler(publish.redis_lib.RedisError)

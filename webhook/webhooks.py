@@ -3,9 +3,11 @@
 Checks run cheapest and least revealing first, and a rejected request writes nothing:
 413 too large (before the body is read), 401 bad or stale signature, 415 not JSON,
 400 malformed snapshot (naming the field). An accepted event is committed to the
-received-events table and answered 202; a repeat of a recorded event id is answered 200.
-Only then is the event id sent to the ``ingest`` queue; if the broker is down the event stays
-pending and beat's ``enqueue_pending`` sends it later.
+received-events table (one autocommitted INSERT; the unique event id refuses a repeat, which is
+answered 200 with nothing changed) and answered 202. Only then is the event id sent to the
+``ingest`` queue, with no marker: if the broker is down the event stays pending and beat's
+``enqueue_pending`` sends it later (worker.live: it leaves alone the events a non-empty ingest
+queue will reach).
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ def _invalid(source: str, exc: SnapshotError) -> None:
 
 def _record(source: str, raw: bytes | SnapshotEvent) -> tuple[SnapshotEvent, bool]:
     """Validate and record the event (storage's fast path); enqueue it if new."""
-    event, created = receive(services.engine(), raw)
+    event, created = receive(services.ingest_engine(), raw)
     logs.bind(event_id=event.event_id, source=source, order_id=event.order.entity_id)
     WEBHOOK_EVENTS.labels(source, "accepted" if created else "duplicate").inc()
     if not created:
@@ -68,8 +70,7 @@ def _record(source: str, raw: bytes | SnapshotEvent) -> tuple[SnapshotEvent, boo
         return event, False
     log.info("event recorded")
     settings = services.settings()
-    if not events.enqueue(services.celery(), event.event_id, services.redis(),
-                          settings.resend_after_s):
+    if not events.enqueue(services.celery(), event.event_id):
         ENQUEUE_FAILURES.inc()
     if spool.has_files(settings.spool_dir):  # the database is back: record what waited here
         try:

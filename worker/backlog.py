@@ -23,6 +23,14 @@ _PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
 UNACKED = "unacked"  # kombu's hash of delivered, unacknowledged messages (all queues)
 
 
+def queue_depth(broker: redis_lib.Redis, queue: str) -> int:
+    """Messages waiting in `queue` (every priority's list), in one round trip."""
+    pipe = broker.pipeline(transaction=False)
+    for suffix in _PRIORITY_SUFFIXES:
+        pipe.llen(queue + suffix)
+    return sum(pipe.execute())
+
+
 class EventCounts:
     """``dmfrec_events{status}``: pending (received, not applied yet) and failed events."""
 

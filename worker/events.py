@@ -2,9 +2,10 @@
 
 The web service records an event with `storage.ingestion.receive` *before* this is called, so
 an event is never lost: if the broker is down the event stays ``pending`` and the periodic
-`worker.tasks.enqueue_pending` sends it again. A marker ``dmfrec:enqueued:<event_id>`` (TTL
-``DMFREC_RESEND_AFTER_S``) remembers each send, so a long queue backlog is not re-sent every
-minute; an event still pending after the marker expired (its task was lost) is sent again.
+`worker.tasks.enqueue_pending` sends it again. The web service sends each event once, unmarked
+(a Redis write per event saved); the sweep marks its own sends, ``dmfrec:enqueued:<event_id>``
+(TTL ``DMFREC_RESEND_AFTER_S``), so it does not send the same event every minute, and leaves
+unmarked events alone while the ingest queue holds messages (worker.live.enqueue_pending).
 A second marker ``dmfrec:refreshed:<event_id>`` says that a batch applied the event and
 refreshed its customers (worker.live), so the event's own task is a no-op.
 """

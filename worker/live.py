@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 import numpy as np
+import redis as redis_lib
 import scipy.sparse as sp
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -29,7 +30,7 @@ from sqlalchemy.orm import Session
 from storage import failures, ingestion
 from storage.db import is_outage
 from storage.models import Event, Interaction, Order, Product
-from worker import attribution, events, metrics, publish
+from worker import attribution, backlog, events, metrics, publish
 from worker.runtime import LoadedModel, Runtime
 
 log = logging.getLogger("dmfrec.worker")
@@ -317,16 +318,26 @@ def refresh_hidden_skus(rt: Runtime) -> int:
 
 def enqueue_pending(rt: Runtime, celery, *, send_limit: int = 1000, page: int = 1000,
                     scan_limit: int = 200_000) -> int:
-    """Send events still pending after DMFREC_PENDING_AFTER_S that were not sent within the
-    last DMFREC_RESEND_AFTER_S (broker down then, or the task was lost).
+    """Send events still pending after DMFREC_PENDING_AFTER_S that no queued message will
+    reach (the broker was down when they came, or their task was lost).
+
+    The webhook sends each new event once and marks nothing; this sweep marks what it sends
+    (worker.events) and sends an event again only once that mark expired
+    (DMFREC_RESEND_AFTER_S). While the ingest queue holds messages, events that never failed
+    are left alone: each ingest task claims the oldest of them into its batch
+    (storage.ingestion.process_batch), so the queue reaches them, and a message each would
+    double a backlog the workers are still working through. Events that failed before are
+    never claimed by a batch: those are sent whenever unmarked.
 
     Pages through the pending events oldest first until `send_limit` were sent or
     `scan_limit` seen, so a long backlog of recently sent (or repeatedly failing) events
     never hides a newer lost one."""
+    retried_only = _ingest_waiting(celery) > 0
     sent = seen = unsent = 0
     after = None
     while sent < send_limit and seen < scan_limit:
-        rows = ingestion.pending_page(rt.engine, rt.settings.pending_after_s, page, after)
+        rows = ingestion.pending_page(rt.engine, rt.settings.pending_after_s, page, after,
+                                      retried_only=retried_only)
         if not rows:
             break
         seen += len(rows)
@@ -340,6 +351,19 @@ def enqueue_pending(rt: Runtime, celery, *, send_limit: int = 1000, page: int = 
         if len(rows) < page:
             break
     return _sent(seen, unsent, sent)
+
+
+def _ingest_waiting(celery) -> int:
+    """Messages waiting in the broker's ingest queue (the app's default queue: ingest tasks
+    go there); 0 when it does not answer (the sends then fail too, the next sweep retries)."""
+    broker = redis_lib.Redis.from_url(celery.conf.broker_url, socket_connect_timeout=2,
+                                      socket_timeout=5)
+    try:
+        return backlog.queue_depth(broker, celery.conf.task_default_queue)
+    except redis_lib.RedisError:
+        return 0
+    finally:
+        broker.close()
 
 
 def _sent(seen: int, unsent: int, sent: int) -> int:

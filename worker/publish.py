@@ -16,7 +16,11 @@ Keys (all under ``dmfrec:``; lists are JSON arrays of ``[sku, score]`` pairs, be
                                                expires a training window after the purchase)
     dmfrec:intact                      string  Redis holds the rebuilt state (worker.recovery)
     dmfrec:popular:lock                string  throttles popular-list recomputation (TTL)
-    dmfrec:enqueued:<event_id>         string  event sent to the broker recently (TTL)
+    dmfrec:enqueued:<event_id>         string  event sent again by the pending sweep recently
+                                               (TTL)
+    dmfrec:answers                     hash    ready storefront answers of the popular list and
+                                               similar items (webhook.lists; TTL): every
+                                               writer here of what they read deletes it after
 
 A full model publish writes every ``dmfrec:v:<new>:*`` key first (with a pending TTL, so an
 interrupted publish cleans itself up), then `activate_version` removes that TTL, switches
@@ -45,6 +49,7 @@ HIDDEN_SKUS = f"{PREFIX}:hidden_skus"
 SKU_WEBSITES = f"{PREFIX}:sku_websites"  # hash: SKU -> "1,2" (its website ids, catalogue sync)
 NATIVE_LINKS = f"{PREFIX}:native_links"  # hash: SKU -> '["B","C"]' (Magento's own links)
 VERSION_PREFIX = f"{PREFIX}:v:"  # every key of a model version starts with this
+ANSWERS = f"{PREFIX}:answers"  # ready answers (webhook.lists), deleted by the writers below
 
 _VERSION_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 Pairs = Sequence[tuple[str, float]]
@@ -134,8 +139,11 @@ def publish_similar(r: redis_lib.Redis, version: str, lists: Mapping[str, Pairs]
     """Write each SKU's similar-SKU list under `version` (pipelined)."""
     check_version(version)
     ttl = _ttl_for(r, version, pending_ttl_s)
-    return _publish_lists(r, ((similar_key(version, str(s)), p) for s, p in lists.items()),
-                          ttl, chunk)
+    count = _publish_lists(r, ((similar_key(version, str(s)), p) for s, p in lists.items()),
+                           ttl, chunk)
+    if ttl is None:  # the active version's lists changed under the ready answers
+        r.delete(ANSWERS)
+    return count
 
 
 def publish_user_if_active(r: redis_lib.Redis, version: str, customer_id: str,
@@ -148,11 +156,15 @@ def publish_user_if_active(r: redis_lib.Redis, version: str, customer_id: str,
 
 
 def publish_popular(r: redis_lib.Redis, pairs: Pairs) -> None:
-    """Replace the popular list in one SET (readers see the old or the new list whole)."""
+    """Replace the popular list in one SET (readers see the old or the new list whole), then
+    drop the ready answers (in the same MULTI)."""
+    pipe = r.pipeline(transaction=True)
     if pairs:
-        r.set(POPULAR, encode(pairs))
+        pipe.set(POPULAR, encode(pairs))
     else:
-        r.delete(POPULAR)
+        pipe.delete(POPULAR)
+    pipe.delete(ANSWERS)
+    pipe.execute()
 
 
 def set_hidden_skus(r: redis_lib.Redis, skus: Iterable[str]) -> int:
@@ -165,6 +177,7 @@ def set_hidden_skus(r: redis_lib.Redis, skus: Iterable[str]) -> int:
         pipe.rename(tmp, HIDDEN_SKUS)
     else:
         pipe.delete(HIDDEN_SKUS)
+    pipe.delete(ANSWERS)
     pipe.execute()
     return len(members)
 
@@ -185,7 +198,10 @@ def hide_skus(r: redis_lib.Redis, skus: Iterable[str], hidden: bool = True) -> N
     """Add SKUs to (or take them out of) the hidden set."""
     members = [str(s) for s in skus]
     if members:
-        (r.sadd if hidden else r.srem)(HIDDEN_SKUS, *members)
+        pipe = r.pipeline(transaction=True)
+        (pipe.sadd if hidden else pipe.srem)(HIDDEN_SKUS, *members)
+        pipe.delete(ANSWERS)
+        pipe.execute()
 
 
 def set_bought(r: redis_lib.Redis, customer_id: str, skus: Iterable[str],
@@ -230,6 +246,7 @@ def activate_version(r: redis_lib.Redis, version: str, *, ttl_old: int = 7 * 864
     pipe.set(ACTIVE_VERSION, version)
     pipe.zadd(VERSIONS, {version: now})
     pipe.hset(meta_key(version), mapping={"activated_at": now, **(meta or {})})
+    pipe.delete(ANSWERS)
     previous = pipe.execute()[0]
     earlier = [_text(v) for v in r.zrevrange(VERSIONS, 0, -1) if _text(v) != version]
     retired = set(earlier[max(keep, 0):])

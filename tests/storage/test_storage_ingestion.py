@@ -8,8 +8,10 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import select, update
+from storage_dbs import url_of
 from storage_oracle import event, expected_pairs, item, normalise, order, stored_pairs
 
+from storage.db import make_engine
 from storage.ingestion import (
     Policy,
     guest_key,
@@ -175,6 +177,45 @@ def test_receive_then_process(engine):
     assert process(engine, ["w1"], POLICY) == {"w1": "duplicate"}
     assert pending_event_ids(engine) == []
     assert set(stored_pairs(engine)) == {("1", "A")}
+
+
+@pytest.mark.parametrize("autocommit", [True, False])
+def test_receive_is_one_insert_and_a_resend_changes_nothing(engine, autocommit):
+    """The unique event_id index alone refuses a resend (no SELECT first), on the webhook's
+    autocommit engine as on a plain one: answered not new, the stored row untouched."""
+    target = make_engine(url_of(engine), autocommit=True) if autocommit else engine
+    try:
+        first = json.dumps(event("w1", order(1, [item(1, "A", 1, 2)]))).encode()
+        assert receive(target, first)[1] is True
+        (before,) = rows(engine, Event)
+        resend = json.dumps(event("w1", order(1, [item(1, "A", 5, 2)], state="canceled")))
+        ev, new = receive(target, resend.encode())
+        assert (ev.event_id, new) == ("w1", False)
+        assert rows(engine, Event) == [before]  # payload, receipt time, status: all as they were
+        assert receive(target, json.dumps(event("w2", order(2, [item(1, "B", 1)]))))[1] is True
+        assert pending_event_ids(engine) == ["w1", "w2"]
+    finally:
+        if target is not engine:
+            target.dispose()
+
+
+def test_receive_on_the_autocommit_engine_survives_a_dropped_connection(engine, backend):
+    """No ping before the INSERT: a pooled connection the server dropped (a restart, a
+    timeout) fails the INSERT, which runs again once on a fresh connection."""
+    if backend != "mariadb":
+        pytest.skip("SQLite has no server to drop a connection")
+    target = make_engine(url_of(engine), autocommit=True)
+    try:
+        assert receive(target, event("k1", order(1, [item(1, "A", 1)])))[1] is True
+        with target.connect() as conn:
+            pooled = conn.exec_driver_sql("SELECT CONNECTION_ID()").scalar()
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f"KILL {int(pooled)}")
+        assert receive(target, event("k2", order(2, [item(1, "B", 1)])))[1] is True
+        assert receive(target, event("k2", order(2, [item(1, "B", 1)])))[1] is False
+        assert pending_event_ids(engine) == ["k1", "k2"]
+    finally:
+        target.dispose()
 
 
 def test_process_marks_undecodable_payload_failed(engine):

@@ -6,7 +6,9 @@ import json
 
 import redis as redis_lib
 
+from storage.catalog import SkuState
 from webhook import lists
+from webhook.catalog import publish_states
 from worker import publish
 
 
@@ -44,7 +46,65 @@ def test_a_customer_list_is_one_round_trip(app, r, token):
     client.get(f"/v1/customers/42/recommendations?token={token(42)}")
     client.get("/v1/popular")
     client.get("/v1/items/P1/similar")
-    assert counting.sent == ["EVALSHA", "EVALSHA", "EVALSHA"]
+    # The popular list and similar items look for a ready answer first (none yet): the
+    # script keeps one, and the repeats are one HGET each.
+    assert counting.sent == ["EVALSHA", "HGET", "EVALSHA", "HGET", "EVALSHA"]
+    counting.sent.clear()
+    client.get("/v1/popular")
+    client.get("/v1/items/P1/similar")
+    client.get("/v1/popular?exclude=P9")  # a per-request filter: the script, nothing kept
+    assert counting.sent == ["HGET", "HGET", "EVALSHA"]
+
+
+def _popular(client, query: str = "") -> list[str]:
+    return [i["sku"] for i in client.get("/v1/popular" + query).get_json()["items"]]
+
+
+def test_ready_answers_follow_every_write_they_depend_on(client, r):
+    """The popular list and similar items are served from ready answers (one per kind, limit
+    and SKU), which each writer of the popular list, the hidden set, the catalogue states and
+    the active version drops: a request after a write never sees the answer from before."""
+    publish.publish_popular(r, [("A", 3.0), ("B", 2.0), ("C", 1.0)])
+    assert _popular(client) == ["A", "B", "C"]
+    assert _popular(client, "?limit=1") == ["A"]
+    assert set(r.hkeys(publish.ANSWERS)) == {":5:", ":1:"}
+    assert 0 < r.ttl(publish.ANSWERS) <= lists.ANSWER_TTL_S
+    assert _popular(client) == ["A", "B", "C"]  # served from the ready answer
+    publish.publish_popular(r, [("B", 3.0), ("A", 2.0)])
+    assert _popular(client) == ["B", "A"]
+    publish.hide_skus(r, ["B"])
+    assert _popular(client) == ["A"]
+    publish.set_hidden_skus(r, [])
+    assert _popular(client) == ["B", "A"]
+    # The catalogue webhook's writes (webhook.catalog.publish_states).
+    publish_states(r, [SkuState(sku="A", hidden=True, website_ids=None)])
+    assert _popular(client) == ["B"]
+    # Similar items: the active version's list, then a new version's.
+    publish.publish_similar(r, "v1", {"S": [("T", 0.5), ("U", 0.4)]})
+    publish.activate_version(r, "v1")
+    similar = client.get("/v1/items/S/similar?limit=2").get_json()
+    assert (similar["version"], [i["sku"] for i in similar["items"]]) == ("v1", ["T", "U"])
+    publish.publish_similar(r, "v1", {"S": [("U", 0.9)]})  # the active version rewritten
+    assert [i["sku"] for i in client.get("/v1/items/S/similar?limit=2").get_json()[
+        "items"]] == ["U"]
+    publish.publish_similar(r, "v2", {"S": [("V", 0.7)]})  # pending: nothing changes yet
+    assert client.get("/v1/items/S/similar?limit=2").get_json()["version"] == "v1"
+    publish.activate_version(r, "v2")
+    similar = client.get("/v1/items/S/similar?limit=2").get_json()
+    assert (similar["version"], [i["sku"] for i in similar["items"]]) == ("v2", ["V"])
+    # A SKU without a list falls back to the popular list, kept with its fallback flag.
+    for _ in range(2):
+        assert client.get("/v1/items/Z/similar").get_json() == {
+            "sku": "Z", "version": None, "fallback": True, "items": [{"sku": "B", "score": 3.0}]}
+
+
+def test_a_ready_answer_expires_after_its_ttl_when_no_writer_deletes_it(client, r):
+    publish.publish_popular(r, [("A", 3.0)])
+    assert _popular(client) == ["A"]
+    r.set(publish.POPULAR, publish.encode([("B", 1.0)]))  # a write outside worker.publish
+    assert _popular(client) == ["A"]  # the ready answer, until its TTL
+    r.expire(publish.ANSWERS, 0)  # (the TTL passing, without waiting for it)
+    assert _popular(client) == ["B"]
 
 
 def test_skus_and_scores_survive_the_script_exactly(client, r):

@@ -19,7 +19,9 @@ def test_valid_event_is_recorded_answered_202_and_enqueued(post_order, make_even
     assert response.get_json() == {"status": "accepted", "event_id": "evt-1"}
     assert recorded() == [("evt-1", "pending")]
     assert queued() == [["evt-1"]]
-    assert 0 < r.ttl("dmfrec:enqueued:evt-1") <= 900  # beat will not re-send it for a while
+    # No enqueue marker per event (a Redis write saved): beat's sweep leaves pending events
+    # alone while the ingest queue holds messages (tests/worker/test_worker_live.py).
+    assert r.exists("dmfrec:enqueued:evt-1") == 0
 
 
 def test_repeat_is_answered_200_and_not_recorded_twice(post_order, make_event, recorded, queued):
@@ -29,6 +31,23 @@ def test_repeat_is_answered_200_and_not_recorded_twice(post_order, make_event, r
     assert again.status_code == 200
     assert again.get_json()["status"] == "duplicate"
     assert recorded() == [("evt-1", "pending")]
+    assert queued() == [["evt-1"]]
+
+
+def test_a_resend_with_another_body_changes_nothing_stored(post_order, make_event, app,
+                                                           queued):
+    """The unique event id alone refuses a resend (no SELECT first): the stored row, its
+    payload and receipt time included, stays exactly as the first delivery left it."""
+    first = make_event("evt-1")
+    assert post_order(first).status_code == 202
+    with app.app_context(), services.engine().connect() as conn:
+        before = conn.execute(select(Event.__table__)).all()
+    changed = make_event("evt-1", state="canceled")
+    again = post_order(changed)
+    assert (again.status_code, again.get_json()) == (
+        200, {"status": "duplicate", "event_id": "evt-1"})
+    with app.app_context(), services.engine().connect() as conn:
+        assert conn.execute(select(Event.__table__)).all() == before
     assert queued() == [["evt-1"]]
 
 

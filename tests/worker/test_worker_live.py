@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from sqlalchemy import update
+
+from storage.models import Event
 from worker import events, live, publish
 from worker.celery_app import make_celery
 
@@ -93,6 +96,34 @@ def test_enqueue_pending_hands_events_to_the_real_broker(rt, r, record, make_eve
     live.process_event(rt, "p1")
     # p2 is still pending but was sent a moment ago: a backlog is not re-sent every minute.
     assert live.enqueue_pending(rt, up) == 0
-    r.delete(events.marker_key("p2"))  # the marker expired: the task was lost, send again
+    r.delete(events.marker_key("p2"))  # the mark expired, but messages still wait: their
+    assert live.enqueue_pending(rt, up) == 0  # batches claim p2 (the oldest pending)
+    r.delete("ingest")  # the messages were lost: now p2 is sent again
     assert live.enqueue_pending(rt, up) == 1
-    assert queued() == [["p1"], ["p2"], ["p2"]]
+    assert queued() == [["p2"]]
+
+
+def test_the_sweep_does_not_double_what_the_webhook_queued(rt, r, record, make_event, queued,
+                                                          settings):
+    """The webhook sends each event once with no mark. While the ingest queue holds messages
+    the sweep sends none of the events never failed (a batch claims the oldest), only those
+    that failed before (no batch claims them); once the queue is empty, whatever is still
+    pending is sent, once."""
+    up = make_celery(settings)
+    for k, eid in enumerate(("w1", "w2", "w3")):
+        record(make_event(eid, entity_id=3000 + k))
+        events.enqueue(up, eid)  # what the webhook does: no mark
+    with rt.engine.begin() as conn:  # w3 failed once already (storage.failures)
+        conn.execute(update(Event).where(Event.event_id == "w3").values(attempts=1))
+    assert r.exists(*(events.marker_key(e) for e in ("w1", "w2", "w3"))) == 0
+    assert live.enqueue_pending(rt, up) == 1
+    assert queued() == [["w1"], ["w2"], ["w3"], ["w3"]]
+    for _ in range(3):  # every later sweep: nothing more while the mark lives
+        assert live.enqueue_pending(rt, up) == 0
+    r.delete("ingest")  # the queue is empty (its tasks lost): the pending ones, once
+    assert live.enqueue_pending(rt, up) == 2
+    assert live.enqueue_pending(rt, up) == 0
+    assert queued() == [["w1"], ["w2"]]
+    live.process_event(rt, "w1")  # batches claim w1 and w2 (w3 failed before: never claimed)
+    assert {e for e in ("w1", "w2", "w3") if live.process_event(rt, e)["outcome"] == "duplicate"
+            } == {"w1", "w2"}
