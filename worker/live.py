@@ -5,8 +5,9 @@ stale or failed), together with up to DMFREC_INGEST_BATCH - 1 other pending even
 transaction (storage.ingestion.process_batch), then refresh each customer they touched once:
 their bought-SKU set and, when a model version is active, their top-N, by folding their new
 purchase row into the active model (no training). Every step is idempotent, so a redelivered
-task or a repeated event changes nothing. Once a batch's customers are refreshed its events
-are marked so in Redis (worker.events), and the tasks of those events are then no-ops; a
+task or a repeated event changes nothing. Once a batch's customers are refreshed its applied
+and stale events are marked so in Redis (worker.events), and the tasks of those events are then
+no-ops that read nothing but that mark; a
 duplicate without that mark (its batch's refresh failed half-way) still refreshes, which
 repairs it. An event whose application fails for another reason than an outage is counted
 (storage.failures) and ends `failed` at DMFREC_EVENT_MAX_ATTEMPTS; outages propagate, for the
@@ -35,12 +36,19 @@ from worker.runtime import LoadedModel, Runtime
 
 log = logging.getLogger("dmfrec.worker")
 REFRESH_OUTCOMES = ("applied", "duplicate")
+MARKED_OUTCOMES = ("applied", "stale")  # never pending again: their tasks skip the database
 
 
 def process_event(rt: Runtime, event_id: str) -> dict:
     """Ingest a recorded event, with up to DMFREC_INGEST_BATCH - 1 other pending events in the
     same transaction, then refresh every affected customer once; returns a small summary
     (`applied`: how many events this call applied, its own and the batch's)."""
+    if events.was_refreshed(rt.redis, event_id):
+        # Applied (or stale) in another task's batch, which refreshed its customers: nothing
+        # left to do, and no database read (most tasks end here under a backlog). Only
+        # applied and stale events are marked, and those never become pending again.
+        metrics.EVENTS_PROCESSED.labels("duplicate").inc()
+        return {"event_id": event_id, "outcome": "duplicate", "customers": [], "applied": 0}
     with rt.reading() as session:
         row = session.execute(
             select(Event.order_id, Event.received_at, Event.status)
@@ -50,10 +58,6 @@ def process_event(rt: Runtime, event_id: str) -> dict:
         log.warning("event not found; nothing to do")
         metrics.EVENTS_PROCESSED.labels("missing").inc()
         return {"event_id": event_id, "outcome": "missing", "customers": [], "applied": 0}
-    if row.status != "pending" and events.was_refreshed(rt.redis, event_id):
-        # Applied in another task's batch, which refreshed its customers: nothing left to do.
-        metrics.EVENTS_PROCESSED.labels("duplicate").inc()
-        return {"event_id": event_id, "outcome": "duplicate", "customers": [], "applied": 0}
     batch = _apply_batch(rt, event_id)
     outcomes = dict(batch.outcomes)
     customers = set(batch.customers)
@@ -74,8 +78,10 @@ def process_event(rt: Runtime, event_id: str) -> dict:
         refresh_customers(rt, customers)
         refresh_popular(rt)
         metrics.FOLD_IN_SECONDS.observe(time.perf_counter() - started)
-    # Every event done here (stale and failed ones too): their own tasks are no-ops now.
-    events.mark_refreshed(rt.redis, [e for e, o in outcomes.items() if o != "pending"])
+    # Events applied or stale (here, or before and refreshed now): their tasks are no-ops
+    # now. Not failed ones: an operator may send them back to pending.
+    done = [e for e, o in outcomes.items() if o in MARKED_OUTCOMES]
+    events.mark_refreshed(rt.redis, done + [event_id] * (row.status in MARKED_OUTCOMES))
     now = ingestion.utcnow()
     for eid, outcome in outcomes.items():
         received = batch.received.get(eid, row.received_at if eid == event_id else None)
