@@ -29,7 +29,8 @@ storage.schema, dropped at the end) and its own Redis db (--redis-db, flushed at
 end); every process it starts is stopped in ``finally``. Load runs on loopback on the same
 machine as the servers, so on a small machine the figures share its cores with wrk.
 
-    .venv/bin/python -m benchmarks.live [--seconds 20] [--workers 2] [--slices 1]
+    .venv/bin/python -m benchmarks.live [--seconds 20] [--workers 2] [--slices 1] [--rate 50]
+        [--freshness-only]  (phase 3 alone)
 """
 
 from __future__ import annotations
@@ -401,6 +402,21 @@ def _ratio(ours: float, bare: float) -> str:
     return f"{100 * ours / bare:.0f} %" if bare else "-"
 
 
+def freshness_report(args: argparse.Namespace, fr: dict) -> str:
+    """Phase 3 alone (--freshness-only)."""
+    fo, fb = fr["ours"], fr["bare"]
+    return "\n".join([
+        f"machine: {machine()}", f"model: {fr['model']}", "",
+        "| measure | dmfrec | ceiling (bare app) |", "|---|---:|---:|",
+        f"| Freshness p50 / p95 (ms), {args.rate:g} events/s for {args.seconds} s | "
+        f"{fo['p50']:.0f} / {fo['p95']:.0f} | {fb['p50']:.0f} / {fb['p95']:.0f} |",
+        f"| Freshness max (ms); arrived / sent; sent rate | {fo['max']:.0f}; "
+        f"{fo['arrived']} / {fo['events']}; {fo['rate']:.1f}/s | {fb['max']:.0f}; "
+        f"{fb['arrived']} / {fb['events']}; {fb['rate']:.1f}/s |",
+        f"| non-2xx answers | {fo['non_2xx']} | {fb['non_2xx']} |", "",
+        f"Lists that changed: {fr['changed']} of {fo['events']}."])
+
+
 def report(args: argparse.Namespace, wh: dict, sf: dict, fr: dict) -> str:
     def ms(us: float) -> str:
         return f"{us / 1000:.1f}"
@@ -469,6 +485,45 @@ def report(args: argparse.Namespace, wh: dict, sf: dict, fr: dict) -> str:
 # ---------------------------------------------------------------- main
 
 
+def load_phases(args: argparse.Namespace, ours: str, bare: str, tmp: Path, skus: list[str],
+                customers: list[str], run: str, rt: Runtime, r: redis_lib.Redis, wh: dict,
+                sf: dict) -> None:
+    """Phases 1 (webhooks) and 2 (storefront, popular list): fill `wh` and `sf`."""
+    # 1. webhooks
+    # One file of distinct events per slice: each app's slice k goes on where k-1 stopped.
+    per_slice = max(1, round(args.seconds / args.slices))
+    hooks_files = [tmp / f"webhooks-{k}.tsv" for k in range(args.slices)]
+    for k, path in enumerate(hooks_files):
+        write_webhook_requests(path, WEBHOOK_CAP_PER_S * per_slice, skus, f"{run}-{k}")
+    n_hooks = WEBHOOK_CAP_PER_S * per_slice * args.slices
+    warm(ours, ["/healthz"])
+    warm(bare, ["/healthz"])
+    wrk_args = (args.seconds, args.connections, args.wrk_threads, args.slices)
+    wh["presigned"] = n_hooks
+    print("webhooks: ours, bare ceiling, durable ceiling ...", flush=True)
+    wh.update(interleaved([("ours", ours, hooks_files, ""),
+                           ("bare", bare, hooks_files, BARE_PREFIX),
+                           ("durable", bare, hooks_files, DURABLE_PREFIX)], *wrk_args))
+    r.delete("ingest", "bare_ingest")  # nobody consumed these messages; not for phase 3
+    with rt.reading() as session:
+        wh["recorded"] = session.scalar(
+            select(func.count()).select_from(Event).where(Event.event_id.like(f"bench-{run}-%")))
+        wh["durable_rows"] = session.execute(
+            text(f"SELECT COUNT(*) FROM {DURABLE_TABLE}")).scalar_one()
+
+    # 2. storefront
+    store_file = tmp / "storefront.tsv"
+    write_storefront_requests(store_file, customers)
+    print("storefront: ours, bare ...", flush=True)
+    sf.update(interleaved([("ours", ours, [store_file], ""),
+                           ("bare", bare, [store_file], BARE_PREFIX)], *wrk_args))
+    popular_file = tmp / "popular.tsv"
+    write_popular_requests(popular_file)
+    print("popular: ours, bare ...", flush=True)
+    sf.update(interleaved([("popular_ours", ours, [popular_file], ""),
+                           ("popular_bare", bare, [popular_file], BARE_PREFIX)], *wrk_args))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=int, default=20, help="load per phase (at most 30)")
@@ -484,10 +539,12 @@ def main() -> None:
     ap.add_argument("--slices", type=int, default=1, help=(
         "run each load phase as this many turns of ours then its ceiling (--seconds in all "
         "per app): on a shared machine a changing load then weighs on both alike"))
+    ap.add_argument("--freshness-only", action="store_true",
+                    help="only phase 3 (freshness at --rate, ours and the ceiling)")
     args = ap.parse_args()
     args.slices = max(1, min(args.slices, args.seconds))
     args.seconds = max(1, min(args.seconds, 30))
-    if shutil.which("wrk") is None:
+    if shutil.which("wrk") is None and not args.freshness_only:
         ap.error("wrk is needed for the load (Debian: apt-get install wrk)")
     n_fresh = int(args.rate * args.seconds)
     if args.customers < n_fresh + 20:
@@ -533,39 +590,10 @@ def main() -> None:
         bare = stack.enter_context(gunicorn("benchmarks.bare_apps:create_app()", env, tmp,
                                             "bare"))
 
-        # 1. webhooks
-        # One file of distinct events per slice: each app's slice k goes on where k-1 stopped.
-        per_slice = max(1, round(args.seconds / args.slices))
-        hooks_files = [tmp / f"webhooks-{k}.tsv" for k in range(args.slices)]
-        for k, path in enumerate(hooks_files):
-            write_webhook_requests(path, WEBHOOK_CAP_PER_S * per_slice, skus, f"{run}-{k}")
-        n_hooks = WEBHOOK_CAP_PER_S * per_slice * args.slices
-        warm(ours, ["/healthz"])
-        warm(bare, ["/healthz"])
-        wrk_args = (args.seconds, args.connections, args.wrk_threads, args.slices)
-        wh = {"presigned": n_hooks}
-        print("webhooks: ours, bare ceiling, durable ceiling ...", flush=True)
-        wh.update(interleaved([("ours", ours, hooks_files, ""),
-                               ("bare", bare, hooks_files, BARE_PREFIX),
-                               ("durable", bare, hooks_files, DURABLE_PREFIX)], *wrk_args))
-        r.delete("ingest", "bare_ingest")  # nobody consumed these messages; not for phase 3
-        with rt.reading() as session:
-            wh["recorded"] = session.scalar(
-                select(func.count()).select_from(Event).where(Event.event_id.like(f"bench-{run}-%")))
-            wh["durable_rows"] = session.execute(
-                text(f"SELECT COUNT(*) FROM {DURABLE_TABLE}")).scalar_one()
-
-        # 2. storefront
-        store_file = tmp / "storefront.tsv"
-        write_storefront_requests(store_file, customers)
-        print("storefront: ours, bare ...", flush=True)
-        sf = interleaved([("ours", ours, [store_file], ""),
-                          ("bare", bare, [store_file], BARE_PREFIX)], *wrk_args)
-        popular_file = tmp / "popular.tsv"
-        write_popular_requests(popular_file)
-        print("popular: ours, bare ...", flush=True)
-        sf.update(interleaved([("popular_ours", ours, [popular_file], ""),
-                               ("popular_bare", bare, [popular_file], BARE_PREFIX)], *wrk_args))
+        wh: dict = {}
+        sf: dict = {}
+        if not args.freshness_only:
+            load_phases(args, ours, bare, tmp, skus, customers, run, rt, r, wh, sf)
 
         # 3. freshness: each event buys the first SKU of the customer's list (so it changes)
         r.config_set("notify-keyspace-events", "K$")
@@ -596,6 +624,9 @@ def main() -> None:
                                    bare_events[:8], args.rate)
 
         print()
+        if args.freshness_only:
+            print(freshness_report(args, fr))
+            return
         print(report(args, wh, sf, fr))
         if wh["ours"]["non_2xx"] or wh["ours"]["wraps"]:
             print("WARNING: our webhook run had non-2xx answers or replayed requests")
