@@ -5,11 +5,12 @@ batch are no-ops; a batch whose refresh did not happen is repaired by the next t
 from __future__ import annotations
 
 from prometheus_client import REGISTRY
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from storage import ingestion
+from storage import failures, ingestion
 from storage.models import Event, Interaction
 from worker import events, live, publish
+from worker.runtime import Runtime
 
 
 def sample(name: str) -> float:
@@ -91,3 +92,33 @@ def test_a_batch_applied_but_not_refreshed_is_repaired_by_the_next_task(rt, r, r
     assert r.smembers(publish.bought_key("42")) == {"SKU-C"}
     with rt.reading() as session:
         assert session.scalar(select(Event.status).where(Event.event_id == ids[0])) == "applied"
+
+
+def test_the_tasks_of_a_refreshed_batch_never_read_the_database(rt, r, record, make_event):
+    """Under a backlog most tasks find their event applied by another task's batch: they end
+    on its Redis mark alone, so a database that is unreachable now is never asked."""
+    ids = record_mix(record, make_event)
+    live.process_event(rt, "refund")
+    assert all(events.was_refreshed(r, e) for e in ids)  # applied and stale ones
+    down = Runtime.from_settings(rt.settings.model_copy(
+        update={"database_url": "mysql+pymysql://root@127.0.0.1:1/unreachable"}))
+    try:
+        for event_id in ids:
+            assert live.process_event(down, event_id)["outcome"] == "duplicate"
+    finally:
+        down.engine.dispose()
+
+
+def test_a_failed_event_is_not_marked_so_its_retry_applies(rt, r, record, make_event):
+    """Failed events stay unmarked: once an operator sends one back to pending (`dmfrec
+    events --retry`), its task applies it instead of ending on a mark."""
+    record(make_event("lost", entity_id=3001, lines={"SKU-D": 1}))
+    with rt.engine.begin() as conn:
+        conn.execute(update(Event).where(Event.event_id == "lost")
+                     .values(status="failed", attempts=3, error="test"))
+    assert live.process_event(rt, "lost")["outcome"] == "duplicate"
+    assert not events.was_refreshed(r, "lost")
+    assert failures.retry_failed(rt.engine, ["lost"]) == ["lost"]
+    assert live.process_event(rt, "lost")["outcome"] == "applied"
+    assert events.was_refreshed(r, "lost")
+    assert r.smembers(publish.bought_key("42")) == {"SKU-D"}
