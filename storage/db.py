@@ -38,6 +38,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import get_settings
+from storage.mysql_cursor import FastCursor
 
 T = TypeVar("T")
 
@@ -63,8 +64,6 @@ def make_engine(url: str | None = None, *, autocommit: bool = False, **kwargs) -
         kwargs.setdefault("pool_recycle", 3600)
         if url_obj.get_driver_name() == "pymysql":
             # Parameters rendered in one call each (storage.mysql_cursor): ingestion's cost.
-            from storage.mysql_cursor import FastCursor
-
             kwargs["connect_args"] = {"cursorclass": FastCursor, **kwargs.get("connect_args", {})}
         engine = create_engine(url_obj, **kwargs)
         if kwargs["isolation_level"] == "READ COMMITTED":
