@@ -100,7 +100,10 @@ class DMFConfig:
       batch 256 needs hundreds of epochs.
     - at most 128 steps an epoch: a shop so large that 16384 samples make more steps gets
       larger batches, so an epoch costs ~128 passes over the matrix and grows linearly with
-      the purchases instead of with their square (the three benchmark sets stay below it).
+      the purchases instead of with their square (the three benchmark sets stay below it);
+      but a step takes at most 163,840 pairs (32,768 purchases): its activations follow its
+      size, and past about 4M purchases the bound holds fit memory (1M customers x 50k SKUs:
+      3.2 KiB per customer instead of 4.2, BENCHMARKS.md) for more, smaller steps.
     - with loss "nce", purchase values (log1p quantities up to ~9 on Online Retail) make the
       targets Y/max(R) of ordinary purchases ~0.2; "bce" (0/1 targets) did better there.
     - init: first layers N(0, init_std) as in the paper; Linear layers Xavier-uniform.
@@ -132,6 +135,8 @@ class DMFConfig:
     lr_schedule: str = "cosine"  # "cosine" decay to 5% over the run, or "constant"
     batch_size: int = 16384
     max_steps_per_epoch: int = 128  # larger shops get larger batches (0: never)
+    max_step_samples: int = 163_840  # ... but never more pairs a step than this (0: no
+    # bound): a step's activations follow its size (1M customers: 4.2 -> 3.2 KiB each)
     epochs: int = 8  # of each member (at most, when a validation split stops it early)
     patience: int = 2  # epochs without a validation gain before a member stops
     members_follow_first: bool = False  # with validation: members 2.. train for the epoch
@@ -171,6 +176,8 @@ class DMFConfig:
             raise ValueError(f"input_norm must be one of {INPUT_NORMS}, not {self.input_norm!r}")
         if self.shared_negatives < 0:
             raise ValueError(f"shared_negatives must be >= 0, not {self.shared_negatives}")
+        if self.max_step_samples < 0:
+            raise ValueError(f"max_step_samples must be >= 0, not {self.max_step_samples}")
         if self.max_steps_per_epoch < 0:
             raise ValueError(f"max_steps_per_epoch must be >= 0, not {self.max_steps_per_epoch}")
         for name in ("neg_ratio", "batch_size", "epochs", "members"):
@@ -486,12 +493,16 @@ class DMF:
 
     def batch_samples(self) -> int:
         """Scored pairs per step: `batch_size`, or more so an epoch has at most
-        `max_steps_per_epoch` steps (a step costs about one pass over the matrix)."""
+        `max_steps_per_epoch` steps (a step costs about one pass over the matrix), and at most
+        `max_step_samples` (a step's memory follows its size: past that, more steps)."""
         cfg = self.config
         samples = self.matrix.nnz * (1 + cfg.neg_ratio)
+        size = cfg.batch_size
         if cfg.max_steps_per_epoch > 0:
-            return max(cfg.batch_size, -(-samples // cfg.max_steps_per_epoch))
-        return cfg.batch_size
+            size = max(size, -(-samples // cfg.max_steps_per_epoch))
+        if cfg.max_step_samples > 0:
+            size = min(size, max(cfg.max_step_samples, cfg.batch_size))
+        return size
 
     def _network(self, shape: tuple[int, int]) -> DMFNetwork:
         cfg = self.config

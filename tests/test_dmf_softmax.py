@@ -90,6 +90,13 @@ def test_large_shops_get_larger_batches_so_an_epoch_has_bounded_steps():
     assert free.batch_samples() == 64 and free.history[0]["steps"] == 23  # 360 / (64 // 4)
     with pytest.raises(ValueError, match="max_steps_per_epoch"):
         DMFConfig(max_steps_per_epoch=-1)
+    # ... but a step never grows past max_step_samples: its memory follows its size.
+    bounded = DMF(**{**SOFT, "batch_size": 64, "max_steps_per_epoch": 4, "epochs": 1,
+                     "max_step_samples": 120})
+    bounded.fit(m, progress=False)
+    assert bounded.batch_samples() == 120 and bounded.history[0]["steps"] == 12  # 360 / 30
+    with pytest.raises(ValueError, match="max_step_samples"):
+        DMFConfig(max_step_samples=-1)
 
 
 
