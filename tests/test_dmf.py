@@ -163,18 +163,23 @@ def test_leave_target_out_predicts_a_positive_from_the_row_without_it(trained):
     with torch.no_grad():
         pred, truth = batch_predictions(net, m, cols, users, items, values, torch.device("cpu"))
     assert sorted(truth.tolist()) == [0.0, float(m[u, j])]
-    without = m.tolil()
-    without[u, j] = 0
-    without = sp.csr_matrix(without)
-    without.eliminate_zeros()
-    p = net.user_tower(gather_bags(without, np.array([u])))
-    q = net.item_tower(gather_bags(without.T.tocsr(), np.array([j])))
+    p, q = vectors_without(net, m, u, j)
     positive = pred[truth > 0]
     torch.testing.assert_close(positive, cosine(p, q), rtol=1e-5, atol=1e-6)
     # The negative is scored from the full row and column.
     p_full = net.user_tower(gather_bags(m, np.array([u])))
     q_full = net.item_tower(gather_bags(cols, np.array([39 - j])))
     torch.testing.assert_close(pred[truth == 0], cosine(p_full, q_full), rtol=1e-5, atol=1e-6)
+
+
+def vectors_without(net, m: sp.csr_matrix, u: int, j: int) -> tuple[torch.Tensor, ...]:
+    """(p_u, q_j) computed from the matrix without the entry (u, j): leave-target-out."""
+    without = m.tolil()
+    without[u, j] = 0
+    without = sp.csr_matrix(without)
+    without.eliminate_zeros()
+    return (net.user_tower(gather_bags(without, np.array([u]))),
+            net.item_tower(gather_bags(without.T.tocsr(), np.array([j]))))
 
 
 def test_same_seed_same_model_on_cpu():

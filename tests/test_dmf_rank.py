@@ -7,7 +7,7 @@ import torch
 from model.dmf import DMFNetwork, gather_bags
 from model.recommender import DMF
 from model.training import batch_predictions
-from tests.test_dmf import FAST, two_groups
+from tests.test_dmf import FAST, two_groups, vectors_without
 
 
 def test_a_factored_first_layer_is_the_column_times_e_times_p():
@@ -43,13 +43,8 @@ def test_leave_target_out_is_exact_in_rank_space():
     u, j = 3, int(m[3].indices[0])
     with torch.no_grad():
         pred, _ = batch_predictions(net, m, m.T.tocsr(), np.array([u]), np.array([j]),
-                                        np.array([m[u, j]], np.float32), torch.device("cpu"))
-        without = m.tolil()
-        without[u, j] = 0
-        without = sp.csr_matrix(without)
-        without.eliminate_zeros()
-        p = net.user_tower(gather_bags(without, np.array([u])))
-        q = net.item_tower(gather_bags(without.T.tocsr(), np.array([j])))
+                                    np.array([m[u, j]], np.float32), torch.device("cpu"))
+        p, q = vectors_without(net, m, u, j)
     torch.testing.assert_close(pred, torch.cosine_similarity(p, q), rtol=1e-5, atol=1e-6)
 
 
