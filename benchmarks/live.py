@@ -13,7 +13,7 @@
    answering one Redis GET of the same list; wrk replays a shuffled file of customers+tokens.
    Then ``GET /v1/popular`` against a bare app answering one Redis GET of the popular list.
 3. Freshness: p50/p95 from the POST to the customer's rewritten list in Redis (keyspace
-   notifications), at a steady --rate events/s (one paced keep-alive sender) for --seconds,
+   notifications), at a steady --rate events/s (--senders paced keep-alive senders) for --seconds,
    with a real Celery ingest worker (prefork, concurrency 2) folding events into an active
    DMF model trained on a small synthetic shop; each event buys the first SKU of the
    customer's current list, so the list must change. The ceiling: the bare app's message to
@@ -47,6 +47,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -58,7 +59,7 @@ from pathlib import Path
 import numpy as np
 import redis as redis_lib
 import scipy.sparse as sp
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, delete, func, select, text
 from sqlalchemy.engine import make_url
 
 from benchmarks.bare_apps import DURABLE_TABLE
@@ -326,48 +327,68 @@ class Arrivals:
         self.pubsub.close()
 
 
-def paced_posts(base: str, path: str, events: list[tuple[str, str, bytes]], rate: float
-                ) -> tuple[dict[str, float], list[int], float]:
-    """POST each (watch key, webhook id, body) at a steady rate on one keep-alive connection;
-    returns send times by watch key, the statuses, and the achieved rate."""
+def paced_posts(base: str, path: str, events: list[tuple[str, str, bytes]], rate: float,
+                senders: int = 1) -> tuple[dict[str, float], list[int], float]:
+    """POST each (watch key, webhook id, body) at a steady rate: event k is due at start +
+    k / rate, on sender k % `senders` (one thread and keep-alive connection each, so a slow
+    answer delays only that sender's next events); returns send times by watch key, the
+    statuses, and the achieved rate (events / time until the last answer)."""
     host, port = base.removeprefix("http://").split(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=10)
     sent: dict[str, float] = {}
-    statuses: list[int] = []
+    statuses: list[int] = [0] * len(events)
     interval = 1.0 / rate
-    start = time.monotonic()
-    for k, (key, msg_id, body) in enumerate(events):
-        delay = start + k * interval - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        headers = {"Content-Type": "application/json",
-                   **signing.signed_headers(WEBHOOK_SECRET, body, msg_id=msg_id)}
-        for attempt in (1, 2):
-            sent[key] = time.monotonic()
-            try:
-                conn.request("POST", path, body, headers)
-                response = conn.getresponse()
-                response.read()
-                statuses.append(response.status)
-                break
-            except (OSError, http.client.HTTPException):
-                conn.close()
-                conn = http.client.HTTPConnection(host, int(port), timeout=10)
-                if attempt == 2:
-                    statuses.append(0)
+    start = time.monotonic() + 0.05
+
+    def send(first: int) -> None:
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        for k in range(first, len(events), senders):
+            key, msg_id, body = events[k]
+            delay = start + k * interval - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            headers = {"Content-Type": "application/json",
+                       **signing.signed_headers(WEBHOOK_SECRET, body, msg_id=msg_id)}
+            for _attempt in (1, 2):
+                sent[key] = time.monotonic()
+                try:
+                    conn.request("POST", path, body, headers)
+                    response = conn.getresponse()
+                    response.read()
+                    statuses[k] = response.status
+                    break
+                except (OSError, http.client.HTTPException):
+                    conn.close()
+                    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        conn.close()
+
+    threads = [threading.Thread(target=send, args=(i,), daemon=True)
+               for i in range(min(senders, len(events)))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
     elapsed = time.monotonic() - start
-    conn.close()
     return sent, statuses, len(events) / elapsed if elapsed > 0 else float("nan")
 
 
 def freshness(base: str, path: str, arrivals: Arrivals, events: list[tuple[str, str, bytes]],
-              warmup: list[tuple[str, str, bytes]], rate: float) -> dict:
-    """Warm up (model loads in each pool child), then the paced run; latencies in ms."""
-    _, warm_statuses, _ = paced_posts(base, path, warmup, rate)
+              warmup: list[tuple[str, str, bytes]], rate: float, senders: int = 1,
+              trace: Path | None = None) -> dict:
+    """Warm up (model loads in each pool child: a few events, one at a time), then the paced
+    run; latencies in ms."""
+    _, warm_statuses, _ = paced_posts(base, path, warmup, min(rate, 4.0))
     arrivals.wait([k for k, _, _ in warmup], 120)
-    sent, statuses, achieved = paced_posts(base, path, events, rate)
+    sent, statuses, achieved = paced_posts(base, path, events, rate, senders)
     keys = [k for k, _, _ in events]
     arrivals.wait(keys, 60)
+    if trace is not None:  # POST times beside the worker's (benchmarks.trace_worker)
+        wall = time.time() - time.monotonic()
+        with trace.open("a") as out:
+            for key, msg_id, _ in events:
+                out.write(json.dumps({"event": msg_id.replace("msg_", "", 1).replace("_", "-"),
+                                      "sent": sent[key] + wall,
+                                      "arrived": arrivals.times[key] + wall
+                                      if key in arrivals.times else None}) + "\n")
     latencies = sorted((arrivals.times[k] - sent[k]) * 1000 for k in keys if k in arrivals.times)
     q = statistics.quantiles(latencies, n=100, method="inclusive") if len(latencies) > 1 else []
     return {"events": len(events), "arrived": len(latencies), "rate": achieved,
@@ -510,6 +531,11 @@ def load_phases(args: argparse.Namespace, ours: str, bare: str, tmp: Path, skus:
             select(func.count()).select_from(Event).where(Event.event_id.like(f"bench-{run}-%")))
         wh["durable_rows"] = session.execute(
             text(f"SELECT COUNT(*) FROM {DURABLE_TABLE}")).scalar_one()
+    # Nor their events: left pending, the ingest tasks of phase 3 would claim them (oldest
+    # first, DMFREC_INGEST_BATCH at a time) and phase 3 would measure a drained backlog of
+    # thousands, not a steady rate.
+    with rt.engine.begin() as conn:
+        conn.execute(delete(Event).where(Event.event_id.like(f"bench-{run}-%")))
 
     # 2. storefront
     store_file = tmp / "storefront.tsv"
@@ -539,6 +565,12 @@ def main() -> None:
     ap.add_argument("--slices", type=int, default=1, help=(
         "run each load phase as this many turns of ours then its ceiling (--seconds in all "
         "per app): on a shared machine a changing load then weighs on both alike"))
+    ap.add_argument("--senders", type=int, default=4, help=(
+        "freshness: paced senders (threads, one keep-alive connection each); event k is due "
+        "at k / --rate whatever the answers to the others"))
+    ap.add_argument("--trace", type=Path, help=(
+        "freshness: time our worker's steps into this file (benchmarks.trace_worker; POST "
+        "times beside it, *.sent.jsonl) and print where the time went"))
     ap.add_argument("--freshness-only", action="store_true",
                     help="only phase 3 (freshness at --rate, ours and the ceiling)")
     args = ap.parse_args()
@@ -586,6 +618,9 @@ def main() -> None:
                "DMFREC_MODEL_DIR": str(tmp / "models"), "DMFREC_FINE_TUNE_AFTER_EVENTS": "0",
                "DMFREC_FINE_TUNE_AFTER_MINUTES": "0", "WEB_CONCURRENCY": str(args.workers),
                "BENCH_LIST_VERSION": version}
+        if args.trace:
+            for path in (args.trace, args.trace.with_suffix(".sent.jsonl")):
+                path.unlink(missing_ok=True)
         ours = stack.enter_context(gunicorn(None, env, tmp, "ours"))
         bare = stack.enter_context(gunicorn("benchmarks.bare_apps:create_app()", env, tmp,
                                             "bare"))
@@ -612,18 +647,25 @@ def main() -> None:
                        for k, (_, _, body) in enumerate(ours_events)]
         fr = {"model": model_note}
         print("freshness: ours ...", flush=True)
-        with celery_worker("worker.celery_app", "ingest", env, tmp, "ours"):
+        traced = {**env, "DMFREC_TRACE_FILE": str(args.trace.resolve())} if args.trace else env
+        sent_file = args.trace.with_suffix(".sent.jsonl") if args.trace else None
+        with celery_worker("benchmarks.trace_worker" if args.trace else "worker.celery_app",
+                           "ingest", traced, tmp, "ours"):
             fr["ours"] = freshness(ours, WEBHOOK_PATH, arrivals, ours_events[8:],
-                                   ours_events[:8], args.rate)
+                                   ours_events[:8], args.rate, args.senders, sent_file)
         after = {c: publish.decode(r.get(publish.user_key(version, c)))
                  for c in fresh_customers[8:]}
         fr["changed"] = sum(1 for c, pairs in after.items() if pairs != before[c])
         print("freshness: bare ...", flush=True)
         with celery_worker("benchmarks.bare_apps", "bare_ingest", env, tmp, "bare"):
             fr["bare"] = freshness(bare, BARE_PREFIX + WEBHOOK_PATH, arrivals, bare_events[8:],
-                                   bare_events[:8], args.rate)
+                                   bare_events[:8], args.rate, args.senders)
 
         print()
+        if args.trace:
+            from benchmarks.trace_worker import summary
+
+            print(summary(args.trace, sent_file), "\n")
         if args.freshness_only:
             print(freshness_report(args, fr))
             return
