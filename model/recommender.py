@@ -656,6 +656,23 @@ class DMF:
         items, top = _topk(scores, banned, n)
         return p[0].cpu().numpy(), items, top
 
+    def fold_in_many(self, rows: sp.csr_matrix, n: int = 10
+                     ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """`fold_in` of every row of `rows` (bought SKUs excluded), the towers run once for all
+        of them: (top items, scores) per row. Memory ~ rows x SKUs: pass blocks."""
+        rows = self._input(rows)
+        if rows.shape[1] != self.n_items:
+            raise ValueError(f"rows must have {self.n_items} SKUs, not {rows.shape[1]}")
+        if rows.shape[0] == 0:
+            return []
+        p = self.user_vectors(np.arange(rows.shape[0]), rows)
+        scores = self._ranked(p @ self.item_vectors().T, np.diff(rows.indptr) == 0)
+        if rows.nnz:
+            seen = rows.tocoo()
+            scores[torch.from_numpy(seen.row.astype(np.int64)).to(scores.device),
+                   torch.from_numpy(seen.col.astype(np.int64)).to(scores.device)] = -torch.inf
+        return [_topk(scores[i], [], n) for i in range(rows.shape[0])]
+
     def recommend_all(
         self, n: int = 10, block_size: int = 1024, exclude_seen: bool = True
     ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:

@@ -55,6 +55,25 @@ def test_fold_in_of_an_unchanged_row_is_the_stored_customer(trained):
     np.testing.assert_array_equal(scores, stored_scores)
 
 
+def test_fold_in_many_is_each_row_folded_in_alone(trained):
+    """The live loop folds a batch's customers in with one pass of the towers: every row gets
+    what its own fold_in gives (an empty row too: the popular SKUs)."""
+    m = with_purchase(trained.matrix, 3, 25)
+    rows = sp.vstack([m[3], m[8], sp.csr_matrix((1, 40)), m[0],
+                      sp.csr_matrix((np.ones(2), ([0, 0], [21, 22])), shape=(1, 40))]).tocsr()
+    many = trained.fold_in_many(rows, n=7)
+    assert len(many) == rows.shape[0]
+    for k, (items, scores) in enumerate(many):
+        _, alone_items, alone_scores = trained.fold_in(rows[k], n=7)
+        np.testing.assert_allclose(scores, alone_scores, rtol=1e-5, atol=1e-6)
+        assert not set(items.tolist()) & set(rows[k].indices.tolist())
+        assert len(items) == len(alone_items)
+        # The same SKUs, up to the order of ties (equal scores at float precision).
+        np.testing.assert_allclose(trained.score(np.array([0]), rows[k])[0][items], scores,
+                                   rtol=1e-5, atol=1e-6)
+    assert trained.fold_in_many(sp.csr_matrix((0, 40)), n=5) == []
+
+
 def test_a_brand_new_customer_gets_recommendations_from_their_first_order(trained):
     row = sp.csr_matrix((np.ones(2), ([0, 0], [21, 22])), shape=(1, 40))
     _, items, _ = trained.fold_in(row, n=5)

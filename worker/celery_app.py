@@ -117,6 +117,14 @@ def clear_stale_metrics(**_kwargs) -> None:
         metrics.clear_stale()
 
 
+@signals.worker_init.connect
+def import_model_code(**_kwargs) -> None:
+    """Import the model code (torch) once in the worker's main process, before its pool forks:
+    each prefork child inherits it, so a child's first fold-in does not pay seconds for the
+    import (freshness of the first events after a start)."""
+    import model.recommender  # noqa: F401
+
+
 @signals.worker_ready.connect
 def serve_metrics(**_kwargs) -> None:
     """The main process of a worker serves the metrics of its pool (worker.metrics)."""

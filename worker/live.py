@@ -9,7 +9,10 @@ task or a repeated event changes nothing. Once a batch's customers are refreshed
 and stale events are marked so in Redis (worker.events), and the tasks of those events are then
 no-ops that read nothing but that mark; a
 duplicate without that mark (its batch's refresh failed half-way) still refreshes, which
-repairs it. An event whose application fails for another reason than an outage is counted
+repairs it. A task whose event another task's batch holds or has just applied leaves it to
+that task and looks again a little later (`defer`: worker.tasks), rather than waiting for
+that batch's locks and refreshing the same customers twice. An event whose application
+fails for another reason than an outage is counted
 (storage.failures) and ends `failed` at DMFREC_EVENT_MAX_ATTEMPTS; outages propagate, for the
 task to retry.
 """
@@ -19,7 +22,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -39,10 +42,19 @@ REFRESH_OUTCOMES = ("applied", "duplicate")
 MARKED_OUTCOMES = ("applied", "stale")  # never pending again: their tasks skip the database
 
 
-def process_event(rt: Runtime, event_id: str) -> dict:
+def process_event(rt: Runtime, event_id: str,
+                  defer: Callable[[str], bool] | None = None) -> dict:
     """Ingest a recorded event, with up to DMFREC_INGEST_BATCH - 1 other pending events in the
     same transaction, then refresh every affected customer once; returns a small summary
-    (`applied`: how many events this call applied, its own and the batch's)."""
+    (`applied`: how many events this call applied, its own and the batch's).
+
+    An event another task's batch holds (claimed while this one claimed, so SKIP LOCKED passed
+    it by) is that task's to apply and refresh: with `defer` (the Celery task's "look again
+    later", True once sent) this call neither waits for that batch's locks nor refreshes the
+    customers again, and ends `held`; the later look finds the event marked refreshed (a
+    no-op), or repairs what that batch left undone (its refresh failed, or it rolled back).
+    Without `defer`, or when it cannot send, the call waits for that batch and refreshes
+    itself, as before."""
     if events.was_refreshed(rt.redis, event_id):
         # Applied (or stale) in another task's batch, which refreshed its customers: nothing
         # left to do, and no database read (most tasks end here under a backlog). Only
@@ -51,7 +63,7 @@ def process_event(rt: Runtime, event_id: str) -> dict:
         return {"event_id": event_id, "outcome": "duplicate", "customers": [], "applied": 0}
     with rt.reading() as session:
         row = session.execute(
-            select(Event.order_id, Event.received_at, Event.status)
+            select(Event.order_id, Event.received_at, Event.status, Event.attempts)
             .where(Event.event_id == event_id)
         ).first()
     if row is None:
@@ -62,10 +74,16 @@ def process_event(rt: Runtime, event_id: str) -> dict:
     outcomes = dict(batch.outcomes)
     customers = set(batch.customers)
     if event_id not in outcomes:
-        # Not claimed: processed already, held by another batch (this waits for it), or
-        # failed before (applied alone, so its failure is counted on it alone).
-        outcomes[event_id], own = _process_alone(rt, event_id)
-        customers.update(own)
+        # Not claimed: held by another batch, or applied by one (since the read above, or
+        # before it and not marked refreshed yet: that batch's task refreshes and marks it),
+        # or failed before (applied alone, so its failure is counted on it alone).
+        others = row.status in MARKED_OUTCOMES or (row.status == "pending"
+                                                   and row.attempts == 0)
+        if defer is not None and others and defer(event_id):
+            outcomes[event_id] = "held"
+        else:
+            outcomes[event_id], own = _process_alone(rt, event_id)
+            customers.update(own)
     log.info("event processed", extra={"outcome": outcomes[event_id], "batch": len(outcomes)})
     refreshed = [e for e, o in outcomes.items() if o in REFRESH_OUTCOMES]
     # issue 18: credit recommendation clicks; a stale event counts nothing, but may bring
@@ -81,7 +99,8 @@ def process_event(rt: Runtime, event_id: str) -> dict:
     # Events applied or stale (here, or before and refreshed now): their tasks are no-ops
     # now. Not failed ones: an operator may send them back to pending.
     done = [e for e, o in outcomes.items() if o in MARKED_OUTCOMES]
-    events.mark_refreshed(rt.redis, done + [event_id] * (row.status in MARKED_OUTCOMES))
+    repaired = row.status in MARKED_OUTCOMES and outcomes[event_id] != "held"
+    events.mark_refreshed(rt.redis, done + [event_id] * repaired)
     now = ingestion.utcnow()
     for eid, outcome in outcomes.items():
         received = batch.received.get(eid, row.received_at if eid == event_id else None)
@@ -258,12 +277,39 @@ def window_rows(rt: Runtime, customer_ids: Iterable[str]) -> dict[str, dict[str,
         return customer_rows(session, customer_ids, since)
 
 
+FOLD_IN_BLOCK = 64  # customers folded in by one pass of the towers (memory ~ block x SKUs)
+
+
 def fold_in_lists(rt: Runtime, loaded: LoadedModel, rows: dict[str, dict[str, tuple]]
                   ) -> dict[str, list[tuple[str, float]]]:
-    """customer -> the list a fold-in of `rows` gives (what the live loop publishes)."""
-    return {customer: fold_in_pairs(loaded, row, rt.settings.value_scheme,
-                                    rt.settings.publish_n)
-            for customer, row in rows.items()}
+    """customer -> the list a fold-in of `rows` gives (what the live loop publishes): each
+    customer's `fold_in_pairs`, the towers run once per block of customers."""
+    scheme, n = rt.settings.value_scheme, rt.settings.publish_n
+    lists: dict[str, list[tuple[str, float]]] = {}
+    known: list[tuple[str, list[int], list[float]]] = []
+    for customer, row in rows.items():
+        cols, vals = [], []
+        for sku, (qty, amount) in row.items():
+            k = loaded.sku_index.get(sku)
+            if k is not None:
+                cols.append(k)
+                vals.append(interaction_value(scheme, qty, amount))
+        lists[customer] = []  # SKUs the model never saw only: nothing to fold in
+        if cols:
+            known.append((customer, cols, vals))
+    for lo in range(0, len(known), FOLD_IN_BLOCK):
+        block = known[lo:lo + FOLD_IN_BLOCK]
+        indptr = np.cumsum([0] + [len(cols) for _, cols, _ in block])
+        matrix = sp.csr_matrix(
+            (np.asarray([v for _, _, vals in block for v in vals], dtype=np.float32),
+             np.asarray([c for _, cols, _ in block for c in cols], dtype=np.int64), indptr),
+            shape=(len(block), len(loaded.skus)))
+        matrix.sum_duplicates()
+        for (customer, _, _), (items, scores) in zip(
+                block, loaded.model.fold_in_many(matrix, n), strict=True):
+            lists[customer] = [(loaded.skus[int(i)], float(s))
+                               for i, s in zip(items, scores, strict=True) if np.isfinite(s)]
+    return lists
 
 
 def refresh_since(rt: Runtime, since: datetime, chunk: int = 500) -> int:

@@ -55,19 +55,36 @@ RETRY = {
 }
 
 
+# An ingest task whose event another task's batch holds looks again this much later (by then
+# that batch has normally committed and refreshed, and the look is one Redis EXISTS).
+HELD_RECHECK_S = 2.0
+
+
 @app.task(name="worker.tasks.ingest_event", bind=True, **RETRY)
-def ingest_event(self: Task, event_id: str) -> dict:
+def ingest_event(self: Task, event_id: str, recheck: bool = False) -> dict:
     """Ingest one recorded webhook event (with a batch of other pending ones) and refresh the
-    customers they touched."""
+    customers they touched. An event that another task's batch holds is left to that task and
+    looked at again HELD_RECHECK_S later (`recheck`: that later look, which waits if need be)."""
     logs.reset(event_id=event_id, task_id=self.request.id, retries=self.request.retries)
     rt = runtime()
     with outages_retried():
-        summary = live.process_event(rt, event_id)
+        summary = live.process_event(rt, event_id, defer=None if recheck else _recheck_later)
     if summary["applied"]:  # this task's own event and the others of its batch
         after = rt.settings.fine_tune_after_events
         if triggers.count_event(rt.redis, summary["applied"]) >= after > 0:
             _enqueue_fine_tune(rt)
     return summary
+
+
+def _recheck_later(event_id: str) -> bool:
+    """Send this event's task again, to run HELD_RECHECK_S from now; False if the broker
+    refused (the caller then waits for the holding batch itself)."""
+    try:
+        ingest_event.apply_async(args=[event_id], kwargs={"recheck": True},
+                                 countdown=HELD_RECHECK_S, retry=False)
+    except Exception:  # broker trouble: waiting here is the safe way
+        return False
+    return True
 
 
 def _enqueue_fine_tune(rt) -> bool:

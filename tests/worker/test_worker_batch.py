@@ -122,3 +122,48 @@ def test_a_failed_event_is_not_marked_so_its_retry_applies(rt, r, record, make_e
     assert live.process_event(rt, "lost")["outcome"] == "applied"
     assert events.was_refreshed(r, "lost")
     assert r.smembers(publish.bought_key("42")) == {"SKU-D"}
+
+
+def test_a_task_whose_event_another_batch_applied_looks_again_later(rt, r, record, make_event):
+    """Two workers: one task's batch took this task's event (committed, its refresh not done
+    yet). With `defer` (the Celery task's "look again later") the task neither refreshes the
+    customers again nor marks the event: it ends `held`; the later look repairs what that
+    batch left undone, or finds the mark and reads nothing."""
+    record_mix(record, make_event)
+    ingestion.process_batch(rt.engine, "refund", 64, rt.policy)  # the other worker's batch
+    later: list[str] = []
+
+    def defer(event_id: str) -> bool:
+        later.append(event_id)
+        return True
+
+    refreshes = sample("dmfrec_worker_customer_refreshes_total")
+    summary = live.process_event(rt, "other", defer=defer)
+    assert (summary["outcome"], summary["customers"], summary["applied"]) == ("held", [], 0)
+    assert later == ["other"] and not events.was_refreshed(r, "other")
+    assert sample("dmfrec_worker_customer_refreshes_total") == refreshes
+    assert not r.exists(publish.bought_key("7"))
+    # The later look (no defer): the batch's task never refreshed, so this one repairs.
+    assert live.process_event(rt, "other")["customers"] == ["7"]
+    assert r.smembers(publish.bought_key("7")) == {"SKU-A"}
+    assert events.was_refreshed(r, "other")
+
+
+def test_a_task_that_cannot_send_its_later_look_refreshes_now(rt, r, record, make_event):
+    """`defer` False (the broker refused the message): the task does the work itself."""
+    record_mix(record, make_event)
+    ingestion.process_batch(rt.engine, "refund", 64, rt.policy)
+    summary = live.process_event(rt, "other", defer=lambda _event_id: False)
+    assert (summary["outcome"], summary["customers"]) == ("duplicate", ["7"])
+    assert r.smembers(publish.bought_key("7")) == {"SKU-A"}
+
+
+def test_an_event_that_failed_before_is_never_deferred(rt, r, record, make_event):
+    """An event with failed attempts is never claimed by a batch: its own task applies it."""
+    record(make_event("lost", entity_id=3001, lines={"SKU-D": 1}))
+    with rt.engine.begin() as conn:
+        conn.execute(update(Event).where(Event.event_id == "lost").values(attempts=1))
+    later: list[str] = []
+    summary = live.process_event(rt, "lost", defer=lambda e: later.append(e) or True)
+    assert summary["outcome"] == "applied" and later == []
+    assert r.smembers(publish.bought_key("42")) == {"SKU-D"}

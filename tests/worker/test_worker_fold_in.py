@@ -115,3 +115,19 @@ def test_fold_in_sees_the_training_window_and_excludes_everything_bought(
     assert pairs == [(s, pytest.approx(v, abs=1e-6)) for s, v in expected]
     shown = {s for s, _ in publish.filter_pairs(r, pairs, limit=10, customer_id="777")}
     assert shown and not shown & {"SKU-C", "SKU-D"}
+
+
+def test_fold_in_lists_folds_a_batch_in_as_each_customer_alone(rt, trained):
+    """A batch's customers go through the towers together: each list is the customer's own
+    fold-in (a customer with only unknown SKUs gets none)."""
+    version, _ = trained
+    publish_model_version(rt, version)
+    loaded = rt.active_model()
+    rows = {"1": {"SKU-A": (1.0, 10.0)}, "2": {"SKU-B": (3.0, 30.0), "SKU-C": (1.0, 5.0)},
+            "3": {"SKU-NEW": (1.0, 1.0)}, "4": {"SKU-D": (2.0, 20.0), "SKU-NEW": (1.0, 1.0)}}
+    lists = live.fold_in_lists(rt, loaded, rows)
+    assert lists.keys() == rows.keys() and lists["3"] == []
+    for customer, row in rows.items():
+        alone = live.fold_in_pairs(loaded, row, rt.settings.value_scheme, rt.settings.publish_n)
+        assert dict(lists[customer]) == pytest.approx(dict(alone), abs=1e-6)
+        assert [v for _, v in lists[customer]] == pytest.approx([v for _, v in alone], abs=1e-6)
