@@ -61,36 +61,41 @@ def process_event(rt: Runtime, event_id: str,
         # applied and stale events are marked, and those never become pending again.
         metrics.EVENTS_PROCESSED.labels("duplicate").inc()
         return {"event_id": event_id, "outcome": "duplicate", "customers": [], "applied": 0}
-    with rt.reading() as session:
-        row = session.execute(
-            select(Event.order_id, Event.received_at, Event.status, Event.attempts)
-            .where(Event.event_id == event_id)
-        ).first()
-    if row is None:
-        log.warning("event not found; nothing to do")
-        metrics.EVENTS_PROCESSED.labels("missing").inc()
-        return {"event_id": event_id, "outcome": "missing", "customers": [], "applied": 0}
+    # The batch claims this event first when it is pending and free; its row is read only
+    # when it was not claimed (one transaction fewer for most tasks that do work).
     batch = _apply_batch(rt, event_id)
     outcomes = dict(batch.outcomes)
     customers = set(batch.customers)
+    order_id, received, status = batch.orders.get(event_id), batch.received.get(event_id), None
     if event_id not in outcomes:
-        # Not claimed: held by another batch, or applied by one (since the read above, or
-        # before it and not marked refreshed yet: that batch's task refreshes and marks it),
-        # or failed before (applied alone, so its failure is counted on it alone).
-        others = row.status in MARKED_OUTCOMES or (row.status == "pending"
-                                                   and row.attempts == 0)
-        if defer is not None and others and defer(event_id):
-            outcomes[event_id] = "held"
+        with rt.reading() as session:
+            row = session.execute(
+                select(Event.order_id, Event.received_at, Event.status, Event.attempts)
+                .where(Event.event_id == event_id)
+            ).first()
+        if row is None:
+            log.warning("event not found; nothing to do")
+            outcomes[event_id] = "missing"
         else:
-            outcomes[event_id], own = _process_alone(rt, event_id)
-            customers.update(own)
+            order_id, received, status = row.order_id, row.received_at, row.status
+            # Not claimed: held by another batch, or applied by one and not marked refreshed
+            # yet (that batch's task refreshes and marks it), or failed before (applied
+            # alone, so its failure is counted on it alone), or applied long ago and never
+            # refreshed (repaired here).
+            others = row.status in MARKED_OUTCOMES or (row.status == "pending"
+                                                       and row.attempts == 0)
+            if defer is not None and others and defer(event_id):
+                outcomes[event_id] = "held"
+            else:
+                outcomes[event_id], own = _process_alone(rt, event_id)
+                customers.update(own)
     log.info("event processed", extra={"outcome": outcomes[event_id], "batch": len(outcomes)})
     refreshed = [e for e, o in outcomes.items() if o in REFRESH_OUTCOMES]
     # issue 18: credit recommendation clicks; a stale event counts nothing, but may bring
     # the order's session.
     credited = [e for e, o in outcomes.items() if o in (*REFRESH_OUTCOMES, "stale")]
     if credited:
-        attribution.refresh_orders(rt, {batch.orders.get(e, row.order_id) for e in credited})
+        attribution.refresh_orders(rt, {batch.orders.get(e, order_id) for e in credited})
     if refreshed:
         started = time.perf_counter()
         refresh_customers(rt, customers)
@@ -99,13 +104,13 @@ def process_event(rt: Runtime, event_id: str,
     # Events applied or stale (here, or before and refreshed now): their tasks are no-ops
     # now. Not failed ones: an operator may send them back to pending.
     done = [e for e, o in outcomes.items() if o in MARKED_OUTCOMES]
-    repaired = row.status in MARKED_OUTCOMES and outcomes[event_id] != "held"
+    repaired = status in MARKED_OUTCOMES and outcomes[event_id] != "held"
     events.mark_refreshed(rt.redis, done + [event_id] * repaired)
     now = ingestion.utcnow()
     for eid, outcome in outcomes.items():
-        received = batch.received.get(eid, row.received_at if eid == event_id else None)
-        if outcome == "applied" and received is not None:
-            lag = now - received.replace(tzinfo=None)
+        at = batch.received.get(eid, received if eid == event_id else None)
+        if outcome == "applied" and at is not None:
+            lag = now - at.replace(tzinfo=None)
             metrics.EVENT_LAG_SECONDS.observe(max(lag.total_seconds(), 0.0))
         metrics.EVENTS_PROCESSED.labels(outcome).inc()
     return {"event_id": event_id, "outcome": outcomes[event_id],
@@ -262,11 +267,8 @@ def refresh_customers(rt: Runtime, customer_ids: Iterable[str]) -> int:
     publish.set_bought_many(rt.redis, {c: row.keys() for c, row in rows.items()}, ttl)
     if loaded is None:
         return 0
-    refreshed = 0
-    for customer, pairs in fold_in_lists(rt, loaded, recent).items():
-        if publish.publish_user_if_active(rt.redis, loaded.version, customer, pairs):
-            refreshed += 1
-    return refreshed
+    return publish.publish_users_if_active(rt.redis, loaded.version,
+                                           fold_in_lists(rt, loaded, recent))
 
 
 def window_rows(rt: Runtime, customer_ids: Iterable[str]) -> dict[str, dict[str, tuple]]:

@@ -62,6 +62,15 @@ if ARGV[2] == '' then redis.call('DEL', KEYS[2]) else redis.call('SET', KEYS[2],
 return 1
 """
 
+# The same for several customers in one round trip (KEYS[2..], ARGV[2..]); returns how many.
+_SET_MANY_IF_ACTIVE = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+for i = 2, #KEYS do
+  if ARGV[i] == '' then redis.call('DEL', KEYS[i]) else redis.call('SET', KEYS[i], ARGV[i]) end
+end
+return #KEYS - 1
+"""
+
 
 def check_version(version: str) -> str:
     """Versions go into key names and SCAN patterns: letters, digits, ``_ . -`` only."""
@@ -153,6 +162,19 @@ def publish_user_if_active(r: redis_lib.Redis, version: str, customer_id: str,
     done = r.eval(_SET_IF_ACTIVE, 2, ACTIVE_VERSION, user_key(version, str(customer_id)),
                   version, encode(pairs) if pairs else "")
     return bool(done)
+
+
+def publish_users_if_active(r: redis_lib.Redis, version: str,
+                            lists: Mapping[str, Pairs]) -> int:
+    """`publish_user_if_active` for several customers in one script (one round trip, the
+    version checked once for all): how many lists were replaced (0: not active)."""
+    check_version(version)
+    if not lists:
+        return 0
+    keys = [user_key(version, str(c)) for c in lists]
+    values = [encode(pairs) if pairs else "" for pairs in lists.values()]
+    return int(r.eval(_SET_MANY_IF_ACTIVE, 1 + len(keys), ACTIVE_VERSION, *keys,
+                      version, *values))
 
 
 def publish_popular(r: redis_lib.Redis, pairs: Pairs) -> None:

@@ -115,6 +115,23 @@ def test_fold_in_write_lands_only_in_the_active_version(r):
     assert publish.read_user_list(r, "7") == ("v2", None)
 
 
+def test_a_batch_of_fold_ins_lands_only_in_the_active_version(r):
+    """The live loop writes a batch's lists in one script, the version checked once."""
+    publish.publish_user_lists(r, "v1", {"7": [("A", 0.9)], "8": [("A", 0.8)]})
+    publish.activate_version(r, "v1")
+    assert publish.publish_users_if_active(r, "v1", {}) == 0
+    assert publish.publish_users_if_active(
+        r, "v1", {"7": [("B", 0.7)], "8": [], "9": [("C", 0.2), ("D", 0.1)]}) == 3
+    assert publish.read_user_list(r, "7") == ("v1", [("B", 0.7)])
+    assert publish.read_user_list(r, "8") == ("v1", None)
+    assert publish.read_user_list(r, "9") == ("v1", [("C", 0.2), ("D", 0.1)])
+    publish.publish_user_lists(r, "v2", {"7": [("C", 0.1)]})
+    publish.activate_version(r, "v2")
+    assert publish.publish_users_if_active(r, "v1", {"7": [("D", 0.5)], "9": []}) == 0
+    assert publish.read_user_list(r, "7") == ("v2", [("C", 0.1)])
+    assert publish.decode(r.get(publish.user_key("v1", "7"))) == [("B", 0.7)]
+
+
 def test_filtering_hidden_bought_and_excluded(r):
     pairs = [(s, 1.0 - k / 10) for k, s in enumerate("ABCDEFG")]
     publish.set_hidden_skus(r, ["B", "X"])
