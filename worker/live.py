@@ -225,18 +225,26 @@ def interaction_value(scheme: str, qty: float, amount: float) -> float:
     return max(amount, 0.0)
 
 
-def fold_in_pairs(loaded: LoadedModel, row: dict[str, tuple], scheme: str, n: int
-                  ) -> list[tuple[str, float]]:
-    """Top-n SKUs for a customer whose purchases are `row`, folded into the model (no training).
-
-    SKUs the model has never seen are left out of the row: they have no weights yet.
-    """
+def row_columns(loaded: LoadedModel, row: dict[str, tuple], scheme: str
+                ) -> tuple[list[int], list[float]]:
+    """(model columns, values) of a customer's purchases `row`; SKUs the model has never
+    seen are left out: they have no weights yet."""
     cols, vals = [], []
     for sku, (qty, amount) in row.items():
         k = loaded.sku_index.get(sku)
         if k is not None:
             cols.append(k)
             vals.append(interaction_value(scheme, qty, amount))
+    return cols, vals
+
+
+def fold_in_pairs(loaded: LoadedModel, row: dict[str, tuple], scheme: str, n: int
+                  ) -> list[tuple[str, float]]:
+    """Top-n SKUs for a customer whose purchases are `row`, folded into the model (no training).
+
+    SKUs the model has never seen are left out of the row: they have no weights yet.
+    """
+    cols, vals = row_columns(loaded, row, scheme)
     if not cols:
         return []
     vector = sp.csr_matrix(
@@ -290,12 +298,7 @@ def fold_in_lists(rt: Runtime, loaded: LoadedModel, rows: dict[str, dict[str, tu
     lists: dict[str, list[tuple[str, float]]] = {}
     known: list[tuple[str, list[int], list[float]]] = []
     for customer, row in rows.items():
-        cols, vals = [], []
-        for sku, (qty, amount) in row.items():
-            k = loaded.sku_index.get(sku)
-            if k is not None:
-                cols.append(k)
-                vals.append(interaction_value(scheme, qty, amount))
+        cols, vals = row_columns(loaded, row, scheme)
         lists[customer] = []  # SKUs the model never saw only: nothing to fold in
         if cols:
             known.append((customer, cols, vals))
