@@ -108,6 +108,22 @@ class Tower(nn.Module):
         """Y_i* W, the plain weighted sum (linear: one entry's share can be taken out again)."""
         return self.first(bags.indices, bags.offsets, per_sample_weights=bags.weights)
 
+    def first_sums(self, bags: Bags, entries: torch.Tensor, shares: torch.Tensor
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(Y W of each bag, shares[k] * W[entries[k]] for each k) from one EmbeddingBag call.
+
+        Training takes each positive's target out of its row as `h[row] - share * W[target]`.
+        Reading both through one call gives the first layer one dense gradient a step
+        instead of two, each as large as the layer (100 MB at 50k SKUs x 512) and zeroed
+        before use."""
+        n, nnz = len(bags.offsets), len(bags.indices)
+        out = self.first(
+            torch.cat([bags.indices, entries]),
+            torch.cat([bags.offsets, nnz + torch.arange(len(entries), device=entries.device)]),
+            per_sample_weights=torch.cat([bags.weights, shares.to(bags.weights.dtype)]),
+        )
+        return out[:n], out[n:]
+
     def scale(self, h: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
         """The first layer's output from the sum and the row's entry count."""
         if self.input_norm == "sqrt":

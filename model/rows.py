@@ -59,17 +59,15 @@ def row_softmax_loss(
     skus, inv = np.unique(np.concatenate([cand, items]), return_inverse=True)
     bags_u = gather_bags(rows, customers, device)
     bags_i = gather_bags(cols, skus, device)
-    hu, hi = ut.first_sum(bags_u), it.first_sum(bags_i)
-    q_all = F.normalize(it.mlp(it.scale(hi, bags_i.counts)), dim=-1)
-    p_row = F.normalize(ut.mlp(ut.scale(hu, bags_u.counts)), dim=-1) / temperature
-
     pos_u, pos_i = _index(owner, device), _index(inv[len(cand):], device)
     out = (bags_u.counts[pos_u] > 1) & (bags_i.counts[pos_i] > 1)
-    share = torch.from_numpy(values).to(device)[:, None] * out[:, None]
-    hu_pos = hu[pos_u] - share * F.embedding(_index(items, device), ut.first.weight)
-    hi_pos = hi[pos_i] - share * F.embedding(_index(customers[owner], device), it.first.weight)
-    p = F.normalize(ut.mlp(ut.scale(hu_pos, bags_u.counts[pos_u] - out.float())), dim=-1)
-    q = F.normalize(it.mlp(it.scale(hi_pos, bags_i.counts[pos_i] - out.float())), dim=-1)
+    share = torch.from_numpy(values).to(device) * out
+    hu, tu = ut.first_sums(bags_u, _index(items, device), share)
+    hi, ti = it.first_sums(bags_i, _index(customers[owner], device), share)
+    q_all = F.normalize(it.mlp(it.scale(hi, bags_i.counts)), dim=-1)
+    p_row = F.normalize(ut.mlp(ut.scale(hu, bags_u.counts)), dim=-1) / temperature
+    p = F.normalize(ut.mlp(ut.scale(hu[pos_u] - tu, bags_u.counts[pos_u] - out.float())), dim=-1)
+    q = F.normalize(it.mlp(it.scale(hi[pos_i] - ti, bags_i.counts[pos_i] - out.float())), dim=-1)
     pos = (p * q).sum(-1) / temperature
 
     # [customers x candidates], once per customer; their own SKUs masked out.

@@ -93,19 +93,20 @@ def softmax_loss(
     inv_u, inv_i = inv_u.reshape(-1), inv_i.reshape(-1)
     bags_u = gather_bags(rows, uniq_u, device)
     bags_i = gather_bags(cols, uniq_i, device)
-    hu, hi = ut.first_sum(bags_u), it.first_sum(bags_i)
     pos_u, pos_i = _index(inv_u, device), _index(inv_i[:n], device)
-    q_all = it.mlp(it.scale(hi, bags_i.counts))
     if leave_target_out:
         # Never empty a row or a column: an empty column would come to mean "bought"
         # (a single-buyer SKU's only positive), while at serving it is a SKU nobody bought.
         out = (bags_u.counts[pos_u] > 1) & (bags_i.counts[pos_i] > 1)
-        share = torch.from_numpy(values).to(device)[:, None] * out[:, None]
-        hu_pos = hu[pos_u] - share * F.embedding(_index(items, device), ut.first.weight)
-        hi_pos = hi[pos_i] - share * F.embedding(_index(users, device), it.first.weight)
-        p = ut.mlp(ut.scale(hu_pos, bags_u.counts[pos_u] - out.float()))
-        q_pos = it.mlp(it.scale(hi_pos, bags_i.counts[pos_i] - out.float()))
+        share = torch.from_numpy(values).to(device) * out
+        hu, tu = ut.first_sums(bags_u, _index(items, device), share)
+        hi, ti = it.first_sums(bags_i, _index(users, device), share)
+        q_all = it.mlp(it.scale(hi, bags_i.counts))
+        p = ut.mlp(ut.scale(hu[pos_u] - tu, bags_u.counts[pos_u] - out.float()))
+        q_pos = it.mlp(it.scale(hi[pos_i] - ti, bags_i.counts[pos_i] - out.float()))
     else:
+        hu, hi = ut.first_sum(bags_u), it.first_sum(bags_i)
+        q_all = it.mlp(it.scale(hi, bags_i.counts))
         p = ut.mlp(ut.scale(hu, bags_u.counts))[pos_u]
         q_pos = q_all[pos_i]
     if shared:  # every positive against the step's candidates, less what its customer bought

@@ -14,7 +14,6 @@ import math
 import numpy as np
 import scipy.sparse as sp
 import torch
-from torch.nn import functional as F
 
 from model.dmf import DMFNetwork, gather_bags
 from model.losses import cosine
@@ -60,10 +59,6 @@ def batch_predictions(
     ut, it = net.user_tower, net.item_tower
     bags_u = gather_bags(rows, uniq_u, device)
     bags_i = gather_bags(cols, uniq_i, device)
-    hu = ut.first_sum(bags_u)
-    hi = it.first_sum(bags_i)
-    p_all = ut.mlp(ut.scale(hu, bags_u.counts))
-    q_all = it.mlp(it.scale(hi, bags_i.counts))
     if leave_target_out:
         pos = np.flatnonzero(values)  # observed entries; sampled negatives are 0
         neg = np.flatnonzero(values == 0)
@@ -73,18 +68,20 @@ def batch_predictions(
     def index(a: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64)).to(device)
 
+    pos_u, pos_i = index(inv_u[pos]), index(inv_i[pos])
+    value = torch.from_numpy(values[pos]).to(device)
+    # Never empty a row or a column (see model.softmax): those keep the target in.
+    out = (bags_u.counts[pos_u] > 1) & (bags_i.counts[pos_i] > 1)
+    hu, tu = ut.first_sums(bags_u, index(items[pos]), value * out)
+    hi, ti = it.first_sums(bags_i, index(users[pos]), value * out)
+    p_all = ut.mlp(ut.scale(hu, bags_u.counts))
+    q_all = it.mlp(it.scale(hi, bags_i.counts))
+
     preds = [cosine(p_all[index(inv_u[neg])], q_all[index(inv_i[neg])])]
     truth = [torch.from_numpy(values[neg]).to(device)]
     if len(pos):
-        pos_u, pos_i = index(inv_u[pos]), index(inv_i[pos])
-        value = torch.from_numpy(values[pos]).to(device)
-        # Never empty a row or a column (see model.softmax): those keep the target in.
-        out = ((bags_u.counts[pos_u] > 1) & (bags_i.counts[pos_i] > 1)).float()
-        share = (value * out)[:, None]
-        hu_pos = hu[pos_u] - share * F.embedding(index(items[pos]), ut.first.weight)
-        hi_pos = hi[pos_i] - share * F.embedding(index(users[pos]), it.first.weight)
-        p_pos = ut.mlp(ut.scale(hu_pos, bags_u.counts[pos_u] - out))
-        q_pos = it.mlp(it.scale(hi_pos, bags_i.counts[pos_i] - out))
+        p_pos = ut.mlp(ut.scale(hu[pos_u] - tu, bags_u.counts[pos_u] - out.float()))
+        q_pos = it.mlp(it.scale(hi[pos_i] - ti, bags_i.counts[pos_i] - out.float()))
         preds.append(cosine(p_pos, q_pos))
         truth.append(value)
     return torch.cat(preds), torch.cat(truth)

@@ -80,6 +80,24 @@ def test_sqrt_input_norm_scales_the_first_layer_by_the_row_size():
     assert torch.all(scaled[1] == 0)  # an empty row stays 0, not NaN
 
 
+def test_first_sums_reads_rows_and_targets_in_one_call_with_the_same_gradient():
+    m = sp.random(6, 9, density=0.4, random_state=2, format="csr", dtype=np.float32)
+    bags = gather_bags(m, np.array([5, 1, 3]))
+    entries, shares = torch.tensor([2, 7, 2, 0]), torch.tensor([0.5, 1.0, 0.0, 2.0])
+    one = DMFNetwork(6, 9, (4, 2), (4, 2)).user_tower
+    two = copy.deepcopy(one)
+    h, t = one.first_sums(bags, entries, shares)
+    h2 = two.first_sum(bags)
+    t2 = shares[:, None] * F.embedding(entries, two.first.weight)
+    torch.testing.assert_close(h, h2)
+    torch.testing.assert_close(t, t2)
+    pick = torch.tensor([0, 2, 0, 1])
+    (h[pick] - t).pow(2).sum().backward()
+    (h2[pick] - t2).pow(2).sum().backward()
+    torch.testing.assert_close(one.first.weight.grad, two.first.weight.grad)
+    assert one.first.weight.grad.abs().sum() > 0
+
+
 def test_a_training_step_never_builds_a_dense_row():
     # 1M SKUs and a 512-sample batch: a dense [batch, n_items] buffer would be 5e8 floats.
     n_users, n_items, batch = 300, 1_000_000, 512
