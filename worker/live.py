@@ -91,16 +91,18 @@ def process_event(rt: Runtime, event_id: str,
                 customers.update(own)
     log.info("event processed", extra={"outcome": outcomes[event_id], "batch": len(outcomes)})
     refreshed = [e for e, o in outcomes.items() if o in REFRESH_OUTCOMES]
-    # issue 18: credit recommendation clicks; a stale event counts nothing, but may bring
-    # the order's session.
-    credited = [e for e, o in outcomes.items() if o in (*REFRESH_OUTCOMES, "stale")]
-    if credited:
-        attribution.refresh_orders(rt, {batch.orders.get(e, order_id) for e in credited})
     if refreshed:
         started = time.perf_counter()
         refresh_customers(rt, customers)
         refresh_popular(rt)
         metrics.FOLD_IN_SECONDS.observe(time.perf_counter() - started)
+    # issue 18: credit recommendation clicks; a stale event counts nothing, but may bring
+    # the order's session. After the lists (issue 17: the storefront waits for those, the
+    # analytics do not); both before the events are marked refreshed, so a failure of
+    # either is retried.
+    credited = [e for e, o in outcomes.items() if o in (*REFRESH_OUTCOMES, "stale")]
+    if credited:
+        attribution.refresh_orders(rt, {batch.orders.get(e, order_id) for e in credited})
     # Events applied or stale (here, or before and refreshed now): their tasks are no-ops
     # now. Not failed ones: an operator may send them back to pending.
     done = [e for e, o in outcomes.items() if o in MARKED_OUTCOMES]
