@@ -11,8 +11,10 @@ the history ends an hour ago, inside the training window. Events go out in time 
 2. Live: the rest, as fast as accepted, now folded in through that model. Freshness is the time
    from a POST to the first rewrite of the customer's list in Redis (keyspace notifications),
    for customers with exactly one event in this phase (so the rewrite is theirs).
-Reported: accepted events/s and non-2xx answers per phase, time to drain the queue, freshness
-p50/p95, event statuses (none lost, none pending), and each process's peak memory (VmHWM).
+Reported: accepted events/s and non-2xx answers per phase, time to drain the queue, the CPU
+milliseconds an event cost each role in each phase (webhook, worker, Redis, MariaDB, this
+process's senders), freshness p50/p95, event statuses (none lost, none pending), and each
+process's peak memory (VmHWM).
 
 It runs gunicorn ('webhook:create_app()', gunicorn.conf.py, --workers) and a Celery ingest
 worker (prefork, --concurrency) as real processes, against a fresh MariaDB database (migrated,
@@ -203,6 +205,33 @@ class PeakMemory:
         return {r: sorted(v, reverse=True) for r, v in roles.items()}
 
 
+def cpu_seconds(groups: dict[str, int]) -> dict[str, float]:
+    """CPU seconds so far (user + system) of every process in each role's process group, of
+    the MariaDB server, and of this process (the senders and the training): read at a phase's
+    start and end, their differences say which role the phase's events cost the most."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = dict.fromkeys([*groups, "mariadbd"], 0.0)
+    roles = {pgid: role for role, pgid in groups.items()}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            head, rest = stat.read_text().rsplit(")", 1)
+            fields = rest.split()
+            used = (int(fields[11]) + int(fields[12])) / tick
+            role = roles.get(int(fields[2]))  # the process group
+            if role is None and head.endswith(("(mariadbd", "(mysqld")):
+                role = "mariadbd"
+            if role is not None:
+                out[role] += used
+    out["benchmark process"] = time.process_time()
+    return out
+
+
+def _cpu_per_event(before: dict[str, float], after: dict[str, float], events: int
+                   ) -> dict[str, float]:
+    """Each role's CPU milliseconds per event of a phase."""
+    return {role: round(1000 * (after[role] - before[role]) / events, 2) for role in after}
+
+
 @contextlib.contextmanager
 def private_redis() -> Iterator[tuple[redis_lib.Redis, subprocess.Popen, str]]:
     """A private redis-server with keyspace notifications (freshness), stopped at the end."""
@@ -302,10 +331,16 @@ def main() -> None:
         threading.Thread(target=sampler, daemon=True).start()
         stack.callback(sampler_stop.set)
 
+        groups = {"gunicorn": os.getpgid(web.pid), "celery ingest worker": os.getpgid(worker.pid),
+                  "redis-server": os.getpgid(redis_proc.pid)}
+
         # 1. the history before the first model
+        cpu = cpu_seconds(groups)
         sent = send_all(base, events, history, args.senders, "history (no model yet)")
         drain, _ = wait_applied(rt, len(history), 1800)
         figures["history"] = _phase(sent, drain)
+        figures["history"]["cpu_ms_per_event"] = _cpu_per_event(cpu, cpu_seconds(groups),
+                                                                len(history))
         print(f"history: {figures['history']}", flush=True)
         t1 = time.monotonic()
         from worker.training import nightly_retrain
@@ -324,9 +359,11 @@ def main() -> None:
         arrivals = Arrivals(r, 0, [publish.user_key(version, "*")])
         stack.callback(arrivals.close)
         per_customer = Counter(events[i].customer for i in live)
+        cpu = cpu_seconds(groups)
         sent = send_all(base, events, live, args.senders, "live (fold-in)")
         drain, statuses = wait_applied(rt, len(events), 1800)
         figures["live"] = _phase(sent, drain)
+        figures["live"]["cpu_ms_per_event"] = _cpu_per_event(cpu, cpu_seconds(groups), len(live))
         watched = [i for i in live if events[i].customer and per_customer[events[i].customer] == 1]
         keys = {i: publish.user_key(version, events[i].customer) for i in watched}
         arrivals.wait(list(keys.values()), 30)
