@@ -32,6 +32,10 @@ ENQUEUE_FAILURES = Counter(
     "dmfrec_enqueue_failures_total",
     "Recorded events that could not be handed to the broker (re-enqueued later by beat)",
 )
+COALESCED = Counter(
+    "dmfrec_enqueue_coalesced_total",
+    "Recorded events sent no message of their own: an ingest task sent before had not started",
+)
 STOREFRONT_LISTS = Counter(
     "dmfrec_storefront_lists_total",
     "Lists served to the storefront, by kind and whether the popular fallback was used",

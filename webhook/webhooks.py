@@ -22,7 +22,7 @@ from config import logs
 from storage.ingestion import receive
 from storage.snapshot import SnapshotError, SnapshotEvent, parse_event
 from webhook import adobe, services, signing
-from webhook.metrics import ENQUEUE_FAILURES, WEBHOOK_EVENTS
+from webhook.metrics import COALESCED, ENQUEUE_FAILURES, WEBHOOK_EVENTS
 from worker import events, spool
 
 bp = Blueprint("webhooks", __name__, url_prefix="/v1/webhooks")
@@ -70,8 +70,11 @@ def _record(source: str, raw: bytes | SnapshotEvent) -> tuple[SnapshotEvent, boo
         return event, False
     log.info("event recorded")
     settings = services.settings()
-    if not events.enqueue(services.celery(), event.event_id):
+    sent = events.send_new(services.celery(), services.redis(), event.event_id)
+    if sent == "failed":
         ENQUEUE_FAILURES.inc()
+    elif sent == "coalesced":
+        COALESCED.inc()
     if spool.has_files(settings.spool_dir):  # the database is back: record what waited here
         try:
             spool.drain_folder(settings.spool_dir, services.engine(), services.celery(),

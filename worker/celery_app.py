@@ -40,6 +40,7 @@ TASK_ROUTES = {
     "worker.tasks.ingest_event": {"queue": INGEST_QUEUE},
     "worker.tasks.enqueue_pending": {"queue": INGEST_QUEUE},
     "worker.tasks.drain_spool": {"queue": INGEST_QUEUE},
+    "worker.tasks.drain_ingest": {"queue": INGEST_QUEUE},
     "worker.tasks.refresh_popular": {"queue": INGEST_QUEUE},
     "worker.tasks.refresh_hidden_skus": {"queue": INGEST_QUEUE},
     "worker.tasks.maybe_fine_tune": {"queue": INGEST_QUEUE},

@@ -8,10 +8,21 @@ an event is never lost: if the broker is down the event stays ``pending`` and th
 unmarked events alone while the ingest queue holds messages (worker.live.enqueue_pending).
 A second marker ``dmfrec:refreshed:<event_id>`` says that a batch applied the event and
 refreshed its customers (worker.live), so the event's own task is a no-op.
+
+Fewer messages than events (issue 17: under a sale the workers spent as much CPU on one
+Celery message per event as on the events themselves). The web service sends a new event's
+task only if no sent ingest task has started yet (`send_new`: the flag ``dmfrec:ingest:wake``,
+set with the send). Every ingest task clears the flag when it starts (`woken`) and then
+drains: it claims batches until a claim finds nothing pending (worker.live.drain). An event
+whose send was skipped was recorded before the flag it found was cleared, so the task that
+cleared it, draining after that, claims it (or finds it held by a batch that applies it).
+The flag expires after WAKE_TTL_MS, and beat's sweep re-sends anything still pending, so a
+lost message delays events, never loses them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -50,6 +61,32 @@ def enqueue(celery: Celery, event_id: str, r: redis_lib.Redis | None = None,
         except redis_lib.RedisError:  # only an optimisation: the worst case is a resend
             log.warning("could not mark the event as enqueued", extra={"event_id": event_id})
     return True
+
+
+WAKE_KEY = f"{PREFIX}:ingest:wake"
+WAKE_TTL_MS = 30_000  # a sent task that never starts (message lost) stops the skipping after this
+
+
+def send_new(celery: Celery, r: redis_lib.Redis, event_id: str) -> str:
+    """Hand a newly recorded event to the ingest queue unless a sent task has not started yet:
+    "sent", "coalesced" (that task's drain will claim it) or "failed" (broker down; beat's
+    sweep sends it later). Redis trouble means sending, as before this flag existed."""
+    try:
+        if not r.set(WAKE_KEY, "1", nx=True, px=WAKE_TTL_MS):
+            return "coalesced"
+    except redis_lib.RedisError:
+        log.warning("could not read the ingest wake flag; sending", exc_info=True)
+    if enqueue(celery, event_id):
+        return "sent"
+    with contextlib.suppress(redis_lib.RedisError):  # else it expires
+        r.delete(WAKE_KEY)  # nothing was sent: later events must not wait for it
+    return "failed"
+
+
+def woken(r: redis_lib.Redis) -> None:
+    """An ingest task starts: events recorded from now on are sent again, and the caller
+    drains what is pending (the events whose sends were skipped among it)."""
+    r.delete(WAKE_KEY)
 
 
 def refreshed_key(event_id: str) -> str:

@@ -43,10 +43,16 @@ MARKED_OUTCOMES = ("applied", "stale")  # never pending again: their tasks skip 
 
 
 def process_event(rt: Runtime, event_id: str,
-                  defer: Callable[[str], bool] | None = None) -> dict:
+                  defer: Callable[[str], bool] | None = None,
+                  resume: Callable[[], bool] | None = None) -> dict:
     """Ingest a recorded event, with up to DMFREC_INGEST_BATCH - 1 other pending events in the
-    same transaction, then refresh every affected customer once; returns a small summary
-    (`applied`: how many events this call applied, its own and the batch's).
+    same transaction, then refresh every affected customer once; with `resume`, then `drain`
+    what else is pending. Returns a small summary (`applied`: how many events this call
+    applied, its own, its batch's and the drained ones).
+
+    A drain clears the web service's wake flag first (worker.events): events recorded from
+    then on are sent again, and those recorded before, whose sends the flag may have skipped,
+    are pending when the drain looks.
 
     An event another task's batch holds (claimed while this one claimed, so SKIP LOCKED passed
     it by) is that task's to apply and refresh: with `defer` (the Celery task's "look again
@@ -54,19 +60,33 @@ def process_event(rt: Runtime, event_id: str,
     customers again, and ends `held`; the later look finds the event marked refreshed (a
     no-op), or repairs what that batch left undone (its refresh failed, or it rolled back).
     Without `defer`, or when it cannot send, the call waits for that batch and refreshes
-    itself, as before."""
+    itself, as before.
+
+    `resume` (the Celery task's; see `drain`) makes it a drain: without it, this call neither
+    clears the flag nor drains (one event and its batch, as a direct caller expects)."""
+    if resume is not None:
+        events.woken(rt.redis)
     if events.was_refreshed(rt.redis, event_id):
         # Applied (or stale) in another task's batch, which refreshed its customers: nothing
-        # left to do, and no database read (most tasks end here under a backlog). Only
-        # applied and stale events are marked, and those never become pending again.
+        # left to do for it, and no database read. Only applied and stale events are marked,
+        # and those never become pending again.
         metrics.EVENTS_PROCESSED.labels("duplicate").inc()
-        return {"event_id": event_id, "outcome": "duplicate", "customers": [], "applied": 0}
+        summary = {"event_id": event_id, "outcome": "duplicate", "customers": [], "applied": 0}
+    else:
+        summary = _own_event(rt, event_id, defer)
+    if resume is not None:
+        summary["applied"] += drain(rt, resume)
+    return summary
+
+
+def _own_event(rt: Runtime, event_id: str, defer: Callable[[str], bool] | None) -> dict:
+    """`process_event` for its own event and the batch that claims it."""
     # The batch claims this event first when it is pending and free; its row is read only
     # when it was not claimed (one transaction fewer for most tasks that do work).
     batch = _apply_batch(rt, event_id)
     outcomes = dict(batch.outcomes)
     customers = set(batch.customers)
-    order_id, received, status = batch.orders.get(event_id), batch.received.get(event_id), None
+    orders, received, status = dict(batch.orders), dict(batch.received), None
     if event_id not in outcomes:
         with rt.reading() as session:
             row = session.execute(
@@ -77,7 +97,8 @@ def process_event(rt: Runtime, event_id: str,
             log.warning("event not found; nothing to do")
             outcomes[event_id] = "missing"
         else:
-            order_id, received, status = row.order_id, row.received_at, row.status
+            orders[event_id], received[event_id], status = (row.order_id, row.received_at,
+                                                            row.status)
             # Not claimed: held by another batch, or applied by one and not marked refreshed
             # yet (that batch's task refreshes and marks it), or failed before (applied
             # alone, so its failure is counted on it alone), or applied long ago and never
@@ -90,6 +111,16 @@ def process_event(rt: Runtime, event_id: str,
                 outcomes[event_id], own = _process_alone(rt, event_id)
                 customers.update(own)
     log.info("event processed", extra={"outcome": outcomes[event_id], "batch": len(outcomes)})
+    repaired = status in MARKED_OUTCOMES and outcomes[event_id] != "held"
+    _settle(rt, outcomes, customers, orders, received, [event_id] * repaired)
+    return {"event_id": event_id, "outcome": outcomes[event_id],
+            "customers": sorted(customers),
+            "applied": sum(o == "applied" for o in outcomes.values())}
+
+
+def _settle(rt: Runtime, outcomes: dict[str, str], customers: set[str], orders: dict[str, int],
+            received: dict[str, datetime], also_marked: list[str]) -> None:
+    """After a batch: refresh its customers, credit its orders, mark its events refreshed."""
     refreshed = [e for e, o in outcomes.items() if o in REFRESH_OUTCOMES]
     if refreshed:
         started = time.perf_counter()
@@ -100,24 +131,47 @@ def process_event(rt: Runtime, event_id: str,
     # the order's session. After the lists (issue 17: the storefront waits for those, the
     # analytics do not); both before the events are marked refreshed, so a failure of
     # either is retried.
-    credited = [e for e, o in outcomes.items() if o in (*REFRESH_OUTCOMES, "stale")]
+    credited = {orders[e] for e, o in outcomes.items()
+                if o in (*REFRESH_OUTCOMES, "stale") and e in orders}
     if credited:
-        attribution.refresh_orders(rt, {batch.orders.get(e, order_id) for e in credited})
+        attribution.refresh_orders(rt, credited)
     # Events applied or stale (here, or before and refreshed now): their tasks are no-ops
     # now. Not failed ones: an operator may send them back to pending.
     done = [e for e, o in outcomes.items() if o in MARKED_OUTCOMES]
-    repaired = status in MARKED_OUTCOMES and outcomes[event_id] != "held"
-    events.mark_refreshed(rt.redis, done + [event_id] * repaired)
+    events.mark_refreshed(rt.redis, done + also_marked)
     now = ingestion.utcnow()
     for eid, outcome in outcomes.items():
-        at = batch.received.get(eid, received if eid == event_id else None)
+        at = received.get(eid)
         if outcome == "applied" and at is not None:
             lag = now - at.replace(tzinfo=None)
             metrics.EVENT_LAG_SECONDS.observe(max(lag.total_seconds(), 0.0))
         metrics.EVENTS_PROCESSED.labels(outcome).inc()
-    return {"event_id": event_id, "outcome": outcomes[event_id],
-            "customers": sorted(customers),
-            "applied": sum(o == "applied" for o in outcomes.values())}
+
+
+DRAIN_BUDGET_S = 5.0  # a task drains this long, then hands the rest to a new task (`resume`)
+
+
+def drain(rt: Runtime, resume: Callable[[], bool] | None = None) -> int:
+    """Claim, apply and settle batches of pending events until a claim finds none; returns
+    how many were applied. With `resume` (the Celery task's "send a drain task", True once
+    sent) it stops after DRAIN_BUDGET_S and leaves the rest to that task, so a worker is
+    never held by one task for long (a warm shutdown waits for it)."""
+    applied, started = 0, time.monotonic()
+    while True:
+        if resume is not None and time.monotonic() - started > DRAIN_BUDGET_S and resume():
+            return applied
+        batch = _apply_batch(rt, None)
+        if not batch.outcomes:
+            return applied
+        _settle(rt, dict(batch.outcomes), set(batch.customers), batch.orders, batch.received,
+                [])
+        applied += sum(o == "applied" for o in batch.outcomes.values())
+
+
+def drain_pending(rt: Runtime, resume: Callable[[], bool] | None = None) -> int:
+    """A drain task: clear the wake flag (worker.events), then `drain`."""
+    events.woken(rt.redis)
+    return drain(rt, resume)
 
 
 def _apply_batch(rt: Runtime, event_id: str) -> ingestion.Batch:
@@ -380,7 +434,8 @@ def enqueue_pending(rt: Runtime, celery, *, send_limit: int = 1000, page: int = 
     """Send events still pending after DMFREC_PENDING_AFTER_S that no queued message will
     reach (the broker was down when they came, or their task was lost).
 
-    The webhook sends each new event once and marks nothing; this sweep marks what it sends
+    The webhook sends a new event at most once (none while a sent task has not started: that
+    task's drain claims it, worker.events) and marks nothing; this sweep marks what it sends
     (worker.events) and sends an event again only once that mark expired
     (DMFREC_RESEND_AFTER_S). While the ingest queue holds messages, events that never failed
     are left alone: each ingest task claims the oldest of them into its batch

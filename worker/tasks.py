@@ -68,12 +68,38 @@ def ingest_event(self: Task, event_id: str, recheck: bool = False) -> dict:
     logs.reset(event_id=event_id, task_id=self.request.id, retries=self.request.retries)
     rt = runtime()
     with outages_retried():
-        summary = live.process_event(rt, event_id, defer=None if recheck else _recheck_later)
-    if summary["applied"]:  # this task's own event and the others of its batch
-        after = rt.settings.fine_tune_after_events
-        if triggers.count_event(rt.redis, summary["applied"]) >= after > 0:
-            _enqueue_fine_tune(rt)
+        summary = live.process_event(rt, event_id, defer=None if recheck else _recheck_later,
+                                     resume=_drain_later)
+    _count_applied(rt, summary["applied"])  # its own event, its batch's and the drained
     return summary
+
+
+@app.task(name="worker.tasks.drain_ingest", bind=True, **RETRY)
+def drain_ingest(self: Task) -> int:
+    """Go on with a drain that an ingest task handed over (worker.live.drain)."""
+    logs.reset(task_id=self.request.id, retries=self.request.retries)
+    rt = runtime()
+    with outages_retried():
+        applied = live.drain_pending(rt, resume=_drain_later)
+    _count_applied(rt, applied)
+    return applied
+
+
+def _count_applied(rt, applied: int) -> None:
+    if applied:
+        after = rt.settings.fine_tune_after_events
+        if triggers.count_event(rt.redis, applied) >= after > 0:
+            _enqueue_fine_tune(rt)
+
+
+def _drain_later() -> bool:
+    """Hand the rest of a drain to a new task; False if the broker refused (the caller then
+    drains on)."""
+    try:
+        drain_ingest.apply_async(retry=False)
+    except Exception:  # broker trouble: draining on here is the safe way
+        return False
+    return True
 
 
 def _recheck_later(event_id: str) -> bool:
