@@ -23,6 +23,7 @@ from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.engine import make_url
 
 from storage.models import Base
+from worker.events import WAKE_KEY
 from worker.publish import ANSWERS
 
 # Redis db 11: tests use 15 (unit) and 14 (e2e), the benchmarks 13.
@@ -69,11 +70,13 @@ def valid_event(event_id: str | None = None, *, sku: str = "SKU-A", customer_id:
 
 # Every key with its type and size in one round trip (the test databases hold few keys),
 # except the storefront's ready-answers cache (ARGV[1]): reads fill it and it expires on its
-# own 10 s timer, so it comes and goes during any request without being anyone's write.
+# own 10 s timer, so it comes and goes during any request without being anyone's write; and
+# the ingest wake flag (ARGV[2], worker.events): accepted events set it, and it expires on its
+# own 30 s timer.
 REDIS_STATE = """
 local out = {}
 for _, key in ipairs(redis.call('KEYS', '*')) do
-  if key ~= ARGV[1] then
+  if key ~= ARGV[1] and key ~= ARGV[2] then
     local kind = redis.call('TYPE', key)['ok']
     local size = {list='LLEN', set='SCARD', zset='ZCARD', hash='HLEN'}
     out[#out + 1] = key .. ' ' .. kind .. ' ' .. redis.call(size[kind] or 'STRLEN', key)
@@ -91,7 +94,7 @@ def state(conn: Connection, r: redis_lib.Redis) -> tuple[dict[str, int], set[str
     """
     counts = dict(zip(sorted(Base.metadata.tables), conn.execute(text(COUNTS)).one(),
                       strict=True))
-    return counts, set(r.eval(REDIS_STATE, 0, ANSWERS))
+    return counts, set(r.eval(REDIS_STATE, 0, ANSWERS, WAKE_KEY))
 
 
 class MariaDB:
