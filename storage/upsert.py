@@ -28,9 +28,9 @@ def dialect_name(session: Session) -> str:
     return "mysql" if name in ("mysql", "mariadb") else name
 
 
-def _each_part(session: Session, table: Table, rows: Sequence[Mapping[str, Any]],
+def _each_part(session: Session, rows: Sequence[Mapping[str, Any]],
                build: Callable[[str], Any]) -> None:
-    """Execute `build(dialect)` (the dialect's INSERT of `table`) per chunk of `rows`."""
+    """Execute `build(dialect)` (the dialect's INSERT statement) per chunk of `rows`."""
     if not rows:
         return
     stmt = build(dialect_name(session))
@@ -80,7 +80,7 @@ def upsert(
     keys = tuple(conflict or [c.name for c in table.primary_key.columns])
     cols = tuple(c.name for c in table.columns if c.name not in keys) if update is None \
         else tuple(update)
-    _each_part(session, table, rows,
+    _each_part(session, rows,
                lambda dialect: _upsert_statement(dialect, table, keys, cols))
 
 
@@ -96,7 +96,7 @@ def upsert_newer(
     """Upsert where a conflicting row is only changed when the new `stamp` is not older; then
     each of `fields` takes the new value unless it is NULL, and `stamp` the newer time.
     `always` columns are set on every accepted change (e.g. our own updated_at)."""
-    _each_part(session, table, rows, lambda dialect: _newer_statement(
+    _each_part(session, rows, lambda dialect: _newer_statement(
         dialect, table, stamp, tuple(fields), tuple(always)))
 
 
@@ -132,7 +132,7 @@ def upsert_merge(
     sum, so that concurrent writers add up under the row lock instead of overwriting. Each
     expression must read only its own column (MySQL assigns left to right: another column
     would already be merged)."""
-    _each_part(session, table, rows,
+    _each_part(session, rows,
                lambda dialect: _merge_statement(dialect, table, tuple(merge.items())))
 
 

@@ -163,8 +163,7 @@ def drain(rt: Runtime, resume: Callable[[], bool] | None = None) -> int:
         batch = _apply_batch(rt, None)
         if not batch.outcomes:
             return applied
-        _settle(rt, dict(batch.outcomes), set(batch.customers), batch.orders, batch.received,
-                [])
+        _settle(rt, batch.outcomes, batch.customers, batch.orders, batch.received, [])
         applied += sum(o == "applied" for o in batch.outcomes.values())
 
 

@@ -92,25 +92,26 @@ def _count_applied(rt, applied: int) -> None:
             _enqueue_fine_tune(rt)
 
 
-def _drain_later() -> bool:
-    """Hand the rest of a drain to a new task; False if the broker refused (the caller then
-    drains on)."""
+def _sent(task: Task, **options) -> bool:
+    """Send `task` without the broker's own retries; False if the broker refused (the caller
+    then does the work itself, the safe way under broker trouble)."""
     try:
-        drain_ingest.apply_async(retry=False)
-    except Exception:  # broker trouble: draining on here is the safe way
+        task.apply_async(retry=False, **options)
+    except Exception:
         return False
     return True
+
+
+def _drain_later() -> bool:
+    """Hand the rest of a drain to a new task (False: the caller drains on)."""
+    return _sent(drain_ingest)
 
 
 def _recheck_later(event_id: str) -> bool:
-    """Send this event's task again, to run HELD_RECHECK_S from now; False if the broker
-    refused (the caller then waits for the holding batch itself)."""
-    try:
-        ingest_event.apply_async(args=[event_id], kwargs={"recheck": True},
-                                 countdown=HELD_RECHECK_S, retry=False)
-    except Exception:  # broker trouble: waiting here is the safe way
-        return False
-    return True
+    """Send this event's task again, to run HELD_RECHECK_S from now (False: the caller waits
+    for the holding batch itself)."""
+    return _sent(ingest_event, args=[event_id], kwargs={"recheck": True},
+                 countdown=HELD_RECHECK_S)
 
 
 def _enqueue_fine_tune(rt) -> bool:
