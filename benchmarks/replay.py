@@ -11,7 +11,9 @@ the history ends an hour ago, inside the training window. Events go out in time 
 2. Live: the rest, as fast as accepted, now folded in through that model. Freshness is the time
    from a POST to the first rewrite of the customer's list in Redis (keyspace notifications),
    for customers with exactly one event in this phase (so the rewrite is theirs).
-Reported: accepted events/s and non-2xx answers per phase, time to drain the queue, the CPU
+Reported: accepted events/s and non-2xx answers per phase, time to drain the queue, applied
+events/s (accepted events over the phase and its drain), the batches' fill, the workers' row-lock
+waits and deadlocks (MariaDB's server-wide counters), the CPU
 milliseconds an event cost each role in each phase (webhook, worker, Redis, MariaDB, this
 process's senders), freshness p50/p95, event statuses (none lost, none pending), and each
 process's peak memory (VmHWM).
@@ -163,6 +165,44 @@ def send_all(base: str, events: list[Outgoing], indices: list[int], senders: int
     result.seconds = time.monotonic() - t0
     bar.close()
     return result
+
+
+def batches_so_far(rt: Runtime) -> tuple[int, int]:
+    """(batches, events) applied or stale so far: a batch's events share one processed_at
+    (storage.ingestion marks them together), so a phase's difference says how full its
+    batches were, which decides a worker's cost per event (issue 17)."""
+    with rt.reading() as session:
+        batches, done = session.execute(
+            select(func.count(func.distinct(Event.processed_at)), func.count())
+            .where(Event.status.in_(("applied", "stale")))).one()
+    return int(batches), int(done)
+
+
+LOCK_STATUS = ("Innodb_row_lock_time", "Innodb_row_lock_waits", "Innodb_deadlocks")
+
+
+def lock_status(rt: Runtime) -> dict[str, int]:
+    """The MariaDB server's row-lock counters (server-wide: nothing else should write while a
+    phase runs). A phase's differences say how long the two workers' batches waited on each
+    other's row locks (the hot rows: popular SKUs, repeat customers) and how many deadlocked
+    (each rolled back and run again)."""
+    with rt.engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SHOW GLOBAL STATUS WHERE Variable_name IN ("
+            + ", ".join(f"'{name}'" for name in LOCK_STATUS) + ")").all()
+    return {name: int(value) for name, value in rows}
+
+
+def _locks(before: dict[str, int], after: dict[str, int]) -> dict:
+    diff = {k: after.get(k, 0) - before.get(k, 0) for k in LOCK_STATUS}
+    return {"row_lock_wait_s": round(diff["Innodb_row_lock_time"] / 1000, 1),
+            "row_lock_waits": diff["Innodb_row_lock_waits"],
+            "deadlocks": diff["Innodb_deadlocks"]}
+
+
+def _batches(before: tuple[int, int], after: tuple[int, int]) -> dict:
+    batches, done = after[0] - before[0], after[1] - before[1]
+    return {"batches": batches, "events_per_batch": round(done / max(1, batches), 1)}
 
 
 def wait_applied(rt: Runtime, expected: int, timeout_s: float) -> tuple[float, Counter]:
@@ -335,10 +375,11 @@ def main() -> None:
                   "redis-server": os.getpgid(redis_proc.pid)}
 
         # 1. the history before the first model
-        cpu = cpu_seconds(groups)
+        cpu, counted, locks = cpu_seconds(groups), batches_so_far(rt), lock_status(rt)
         sent = send_all(base, events, history, args.senders, "history (no model yet)")
         drain, _ = wait_applied(rt, len(history), 1800)
-        figures["history"] = _phase(sent, drain)
+        figures["history"] = (_phase(sent, drain) | _batches(counted, batches_so_far(rt))
+                              | _locks(locks, lock_status(rt)))
         figures["history"]["cpu_ms_per_event"] = _cpu_per_event(cpu, cpu_seconds(groups),
                                                                 len(history))
         print(f"history: {figures['history']}", flush=True)
@@ -359,10 +400,11 @@ def main() -> None:
         arrivals = Arrivals(r, 0, [publish.user_key(version, "*")])
         stack.callback(arrivals.close)
         per_customer = Counter(events[i].customer for i in live)
-        cpu = cpu_seconds(groups)
+        cpu, counted, locks = cpu_seconds(groups), batches_so_far(rt), lock_status(rt)
         sent = send_all(base, events, live, args.senders, "live (fold-in)")
         drain, statuses = wait_applied(rt, len(events), 1800)
-        figures["live"] = _phase(sent, drain)
+        figures["live"] = (_phase(sent, drain) | _batches(counted, batches_so_far(rt))
+                           | _locks(locks, lock_status(rt)))
         figures["live"]["cpu_ms_per_event"] = _cpu_per_event(cpu, cpu_seconds(groups), len(live))
         watched = [i for i in live if events[i].customer and per_customer[events[i].customer] == 1]
         keys = {i: publish.user_key(version, events[i].customer) for i in watched}
@@ -411,7 +453,10 @@ def _phase(sent: Sent, drain_s: float) -> dict:
     return {"events": sum(sent.statuses.values()), "accepted": accepted,
             "non_2xx": {str(s): n for s, n in sent.statuses.items() if not 200 <= s < 300},
             "seconds": round(sent.seconds, 1), "accepted_per_s": round(accepted / sent.seconds),
-            "drain_after_last_post_s": round(drain_s, 1)}
+            "drain_after_last_post_s": round(drain_s, 1),
+            # every accepted event applied (or stale) by the end of the drain: the phase's
+            # rate of application, beside accepted_per_s (the target: at least that)
+            "applied_per_s": round(accepted / (sent.seconds + drain_s))}
 
 
 if __name__ == "__main__":
