@@ -332,8 +332,11 @@ def apply_snapshots(
         before |= contributions(stored[oid]._mapping, old_lines[oid].values(), policy)
         after |= contributions(row, new_lines[oid].values(), policy)
 
-    _learn_products(session, deliveries, fresh, line_rows, policy, now)
     pairs = update_pairs(session, before, after, policy, now)
+    # Last: the SKUs' rows are the ones concurrent batches share most (a popular SKU is in
+    # nearly every batch), so they are locked for the shortest time, up to the commit (issue
+    # 17: the replay's workers waited on each other there).
+    _learn_products(session, deliveries, fresh, line_rows, policy, now)
     if touched is not None:
         touched.update(k for k, _ in pairs)
     # In turn: a snapshot is applied if not older than the stored one nor than any before it.
