@@ -5,7 +5,8 @@
   `hmac.compare_digest` and publishes one Celery message (``send_task`` to the same Redis
   broker), answering 202; ``GET /bare/v1/customers/<id>/recommendations`` answers one Redis
   GET of the customer's list (no token check, no filtering); ``GET /bare/v1/popular`` one
-  Redis GET of the popular list.
+  Redis GET of the popular list; ``GET /bare/v1/items/<sku>/similar`` one Redis GET of the
+  SKU's similar list.
 - The durable webhook ceiling, same app: ``POST /durable/v1/webhooks/magento/orders`` does what
   any webhook that must not lose an event does: the same HMAC check, one INSERT of the raw body
   (keyed by its webhook id) into MariaDB in its own committed transaction, then the same
@@ -112,6 +113,11 @@ def create_app() -> Flask:
     @app.get("/bare/v1/popular")
     def popular() -> Response:
         return Response(r.get("dmfrec:popular") or b"[]", mimetype="application/json")
+
+    @app.get("/bare/v1/items/<sku>/similar")
+    def similar(sku: str) -> Response:
+        raw = r.get(f"dmfrec:v:{version}:similar:{sku}")
+        return Response(raw or b"[]", mimetype="application/json")
 
     @app.get("/bare/v1/customers/<customer_id>/recommendations")
     def recommendations(customer_id: str) -> Response:

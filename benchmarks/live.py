@@ -11,7 +11,9 @@
 2. Storefront: requests/s and p50/p99 of ``GET /v1/customers/<id>/recommendations`` (a valid
    per-customer token each, lists of an active model version in Redis), against a bare app
    answering one Redis GET of the same list; wrk replays a shuffled file of customers+tokens.
-   Then ``GET /v1/popular`` against a bare app answering one Redis GET of the popular list.
+   Then ``GET /v1/popular`` against a bare app answering one Redis GET of the popular list,
+   and ``GET /v1/items/<sku>/similar`` (every SKU of the model, shuffled) against one answering
+   one Redis GET of the SKU's similar list.
 3. Freshness: p50/p95 from the POST to the customer's rewritten list in Redis (keyspace
    notifications), at a steady --rate events/s (--senders paced keep-alive senders) for --seconds,
    with a real Celery ingest worker (prefork, concurrency 2) folding events into an active
@@ -55,6 +57,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 import redis as redis_lib
@@ -231,6 +234,13 @@ def write_webhook_requests(path: Path, n: int, skus: list[str], run: str) -> Non
 def write_popular_requests(path: Path, n: int = 1000) -> None:
     with path.open("w") as out:
         out.writelines("GET\t/v1/popular\t\n" for _ in range(n))
+
+
+def write_similar_requests(path: Path, skus: list[str]) -> None:
+    order = list(skus)
+    random.Random(3).shuffle(order)
+    with path.open("w") as out:
+        out.writelines(f"GET\t/v1/items/{quote(sku, safe='')}/similar\t\n" for sku in order)
 
 
 def write_storefront_requests(path: Path, customers: list[str]) -> None:
@@ -448,6 +458,7 @@ def report(args: argparse.Namespace, wh: dict, sf: dict, fr: dict) -> str:
     o, b, d = wh["ours"], wh["bare"], wh["durable"]
     so, sb = sf["ours"], sf["bare"]
     po, pb = sf["popular_ours"], sf["popular_bare"]
+    io_, ib = sf["similar_ours"], sf["similar_bare"]
     fo, fb = fr["ours"], fr["bare"]
     def accepted(r: dict) -> float:
         return r["statuses"].get("202", 0) / (r["duration_us"] / 1e6)
@@ -474,6 +485,11 @@ def report(args: argparse.Namespace, wh: dict, sf: dict, fr: dict) -> str:
         ("Popular list latency p50 / p99 (ms)", f"{ms(po['p50_us'])} / {ms(po['p99_us'])}",
          f"{ms(pb['p50_us'])} / {ms(pb['p99_us'])}", ""),
         ("Popular list non-2xx answers", hook(po), hook(pb), ""),
+        ("Similar items requests/s", f"{io_['rps']:.0f}", f"{ib['rps']:.0f}",
+         _ratio(io_["rps"], ib["rps"])),
+        ("Similar items latency p50 / p99 (ms)", f"{ms(io_['p50_us'])} / {ms(io_['p99_us'])}",
+         f"{ms(ib['p50_us'])} / {ms(ib['p99_us'])}", ""),
+        ("Similar items non-2xx answers", hook(io_), hook(ib), ""),
         (f"Freshness p50 / p95 (ms), {args.rate:g} events/s",
          f"{fo['p50']:.0f} / {fo['p95']:.0f}", f"{fb['p50']:.0f} / {fb['p95']:.0f}", ""),
         ("Freshness max (ms); arrived / sent; sent rate",
@@ -492,8 +508,9 @@ def report(args: argparse.Namespace, wh: dict, sf: dict, fr: dict) -> str:
     out += ["",
             f"Webhook ceiling: HMAC check + one Celery send_task; durable ceiling: HMAC check + "
             f"one committed INSERT of the raw body into MariaDB + one Celery send_task "
-            f"({wh['durable_rows']} rows inserted). Storefront and popular ceilings: one Redis "
-            f"GET. Freshness ceiling: bare app -> Celery -> bare worker (prefork, 2) -> one SET. "
+            f"({wh['durable_rows']} rows inserted). Storefront, popular and similar ceilings: "
+            f"one Redis GET. Freshness ceiling: bare app -> Celery -> bare worker (prefork, 2) "
+            f"-> one SET. "
             f"Freshness lists that changed (first SKU bought, so excluded): "
             f"{fr['changed']} of {fo['events']}; our warm-up: {fo['warmup_arrived']} arrived; "
             f"webhook events pre-signed: {wh['presigned']}, replays (wraps) ours/bare: "
@@ -548,6 +565,16 @@ def load_phases(args: argparse.Namespace, ours: str, bare: str, tmp: Path, skus:
     print("popular: ours, bare ...", flush=True)
     sf.update(interleaved([("popular_ours", ours, [popular_file], ""),
                            ("popular_bare", bare, [popular_file], BARE_PREFIX)], *wrk_args))
+    similar_file = tmp / "similar.tsv"
+    write_similar_requests(similar_file, skus)
+    # The model's own similar lists, not the popular fallback: what the phase must measure.
+    with urllib.request.urlopen(f"{ours}/v1/items/{quote(skus[0], safe='')}/similar",
+                                timeout=5) as answer:
+        if json.loads(answer.read())["fallback"]:
+            raise RuntimeError(f"no similar list published for {skus[0]}")
+    print("similar items: ours, bare ...", flush=True)
+    sf.update(interleaved([("similar_ours", ours, [similar_file], ""),
+                           ("similar_bare", bare, [similar_file], BARE_PREFIX)], *wrk_args))
 
 
 def main() -> None:
