@@ -334,8 +334,9 @@ def apply_snapshots(
 
     pairs = update_pairs(session, before, after, policy, now)
     # Last: the SKUs' rows are the ones concurrent batches share most (a popular SKU is in
-    # nearly every batch), so they are locked for the shortest time, up to the commit (issue
-    # 17: the replay's workers waited on each other there).
+    # nearly every batch), so they are locked as late as possible; only the marking of the
+    # batch's own events follows before the commit (issue 17: the replay's workers waited
+    # on each other there).
     _learn_products(session, deliveries, fresh, line_rows, policy, now)
     if touched is not None:
         touched.update(k for k, _ in pairs)
