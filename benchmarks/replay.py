@@ -200,6 +200,18 @@ def _locks(before: dict[str, int], after: dict[str, int]) -> dict:
             "deadlocks": diff["Innodb_deadlocks"]}
 
 
+def counters(rt: Runtime, groups: dict[str, int]) -> tuple:
+    """What a phase's figures are differences of: CPU seconds by role, batches so far, and
+    the server's row-lock counters."""
+    return cpu_seconds(groups), batches_so_far(rt), lock_status(rt)
+
+
+def phase_figures(sent: Sent, drain_s: float, before: tuple, after: tuple, events: int) -> dict:
+    """A phase's figures: `_phase`, then the differences of `counters` over it."""
+    return (_phase(sent, drain_s) | _batches(before[1], after[1]) | _locks(before[2], after[2])
+            | {"cpu_ms_per_event": _cpu_per_event(before[0], after[0], events)})
+
+
 def _batches(before: tuple[int, int], after: tuple[int, int]) -> dict:
     batches, done = after[0] - before[0], after[1] - before[1]
     return {"batches": batches, "events_per_batch": round(done / max(1, batches), 1)}
@@ -375,13 +387,11 @@ def main() -> None:
                   "redis-server": os.getpgid(redis_proc.pid)}
 
         # 1. the history before the first model
-        cpu, counted, locks = cpu_seconds(groups), batches_so_far(rt), lock_status(rt)
+        before = counters(rt, groups)
         sent = send_all(base, events, history, args.senders, "history (no model yet)")
         drain, _ = wait_applied(rt, len(history), 1800)
-        figures["history"] = (_phase(sent, drain) | _batches(counted, batches_so_far(rt))
-                              | _locks(locks, lock_status(rt)))
-        figures["history"]["cpu_ms_per_event"] = _cpu_per_event(cpu, cpu_seconds(groups),
-                                                                len(history))
+        figures["history"] = phase_figures(sent, drain, before, counters(rt, groups),
+                                           len(history))
         print(f"history: {figures['history']}", flush=True)
         t1 = time.monotonic()
         from worker.training import nightly_retrain
@@ -400,12 +410,10 @@ def main() -> None:
         arrivals = Arrivals(r, 0, [publish.user_key(version, "*")])
         stack.callback(arrivals.close)
         per_customer = Counter(events[i].customer for i in live)
-        cpu, counted, locks = cpu_seconds(groups), batches_so_far(rt), lock_status(rt)
+        before = counters(rt, groups)
         sent = send_all(base, events, live, args.senders, "live (fold-in)")
         drain, statuses = wait_applied(rt, len(events), 1800)
-        figures["live"] = (_phase(sent, drain) | _batches(counted, batches_so_far(rt))
-                           | _locks(locks, lock_status(rt)))
-        figures["live"]["cpu_ms_per_event"] = _cpu_per_event(cpu, cpu_seconds(groups), len(live))
+        figures["live"] = phase_figures(sent, drain, before, counters(rt, groups), len(live))
         watched = [i for i in live if events[i].customer and per_customer[events[i].customer] == 1]
         keys = {i: publish.user_key(version, events[i].customer) for i in watched}
         arrivals.wait(list(keys.values()), 30)
